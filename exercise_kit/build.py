@@ -1,0 +1,98 @@
+"""Build job: compile the master notebook with ``otter assign`` into the files users get.
+
+Outputs (all rebuilt by ``python -m exercise_kit build``, byte for byte the same every time):
+``student_template/``, ``solution/`` (executed, with figures), ``autograder/`` (the zip under a
+stable name, with what Otter puts beside it) and the top-level ``otter_config.json``.
+"""
+
+import shutil
+import tempfile
+import zipfile
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+
+from .paths import AUTOGRADER_ZIP, MASTER_NOTEBOOK, NOTEBOOK_NAME, ROOT
+
+ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # the earliest date a zip can hold: no build time in the file
+
+
+def build(destination: Path = ROOT) -> None:
+    """Run ``otter assign`` on the master notebook and write the normalised outputs."""
+    from otter.assign import main as otter_assign
+
+    destination = Path(destination)
+    with tempfile.TemporaryDirectory() as tmp:
+        dist = Path(tmp) / "dist"
+        otter_assign(str(MASTER_NOTEBOOK), str(dist), no_pdfs=True)
+        replace_dir(destination / "student_template")
+        write_notebook(read_notebook(dist / "student" / NOTEBOOK_NAME), destination / "student_template" / NOTEBOOK_NAME)
+        copy_autograder(dist / "autograder", destination / "autograder")
+        shutil.copyfile(dist / "autograder" / "otter_config.json", destination / "otter_config.json")
+        replace_dir(destination / "solution")
+        solution = execute(read_notebook(dist / "autograder" / NOTEBOOK_NAME), cwd=dist / "autograder")
+        write_notebook(solution, destination / "solution" / NOTEBOOK_NAME)
+
+
+def replace_dir(path: Path) -> None:
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(parents=True)
+
+
+def copy_autograder(source: Path, target: Path) -> None:
+    """Copy Otter's autograder folder, renaming its timestamped zip to a stable name."""
+    replace_dir(target)
+    for item in sorted(source.iterdir()):
+        if item.suffix == ".zip":
+            normalise_zip(item, target / AUTOGRADER_ZIP.name)
+        elif item.suffix == ".ipynb":
+            write_notebook(read_notebook(item), target / item.name)
+        else:
+            shutil.copyfile(item, target / item.name)
+
+
+def normalise_zip(source: Path, target: Path) -> None:
+    """Rewrite a zip with sorted members, a fixed date and fixed permissions."""
+    with zipfile.ZipFile(source) as original, zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as normalised:
+        for name in sorted(original.namelist()):
+            info = zipfile.ZipInfo(name, date_time=ZIP_DATE)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = (0o755 if name == "run_autograder" else 0o644) << 16
+            normalised.writestr(info, original.read(name))
+
+
+def read_notebook(path: Path) -> nbformat.NotebookNode:
+    return nbformat.read(path, as_version=4)
+
+
+def write_notebook(nb: nbformat.NotebookNode, path: Path) -> None:
+    """Write with stable cell ids and no run-specific metadata, so rebuilds are identical."""
+    for index, cell in enumerate(nb.cells):
+        cell["id"] = f"cell-{index:03d}"
+        cell.metadata.pop("execution", None)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, path)
+
+
+def is_export_cell(cell: nbformat.NotebookNode) -> bool:
+    return cell.cell_type == "code" and "grader.export(" in cell.source
+
+
+def execute(nb: nbformat.NotebookNode, cwd: Path) -> nbformat.NotebookNode:
+    """Run every cell in a fresh kernel, except the export cell (it would re-run everything).
+
+    TensorFlow's log lines on stderr (timestamps, CPU features) are dropped: they would make
+    every build differ and tell an instructor nothing.
+    """
+    runnable = nbformat.from_dict(nb)
+    # Otter celebrates a passed check with a random emoji: a seed makes rebuilds identical.
+    seed_random = nbformat.v4.new_code_cell("import random\nrandom.seed(0)")
+    runnable.cells = [seed_random] + [cell for cell in nb.cells if not is_export_cell(cell)]
+    NotebookClient(runnable, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(cwd)}}, record_timing=False).execute()
+    for cell in runnable.cells:
+        if cell.cell_type == "code":
+            cell.outputs = [output for output in cell.outputs if output.get("name") != "stderr"]
+    executed = iter(runnable.cells[1:])
+    nb.cells = [cell if is_export_cell(cell) else next(executed) for cell in nb.cells]
+    return nb

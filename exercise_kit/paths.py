@@ -1,0 +1,14 @@
+"""Where the kit's inputs and outputs live in the repository (users look for these names)."""
+
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+ASSIGNMENT_DIR = ROOT / "assignment"
+NOTEBOOK_NAME = "exercise-6-3-lstm.ipynb"
+MASTER_NOTEBOOK = ASSIGNMENT_DIR / NOTEBOOK_NAME
+STUDENT_DIR = ROOT / "student_template"
+SOLUTION_DIR = ROOT / "solution"
+AUTOGRADER_DIR = ROOT / "autograder"
+AUTOGRADER_ZIP = AUTOGRADER_DIR / "exercise-6-3-lstm-autograder.zip"
+OTTER_CONFIG = ROOT / "otter_config.json"
+EXAMPLE_SUBMISSIONS = ROOT / "examples" / "submissions"
