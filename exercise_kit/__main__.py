@@ -1,17 +1,55 @@
 """Command line of the kit: ``python -m exercise_kit JOB ...`` (one module per job)."""
 
 import argparse
+from pathlib import Path
 
-from . import build
+from .paths import AUTOGRADER_ZIP
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m exercise_kit", description=__doc__)
     jobs = parser.add_subparsers(dest="job", required=True)
+
     jobs.add_parser("build", help="rebuild student_template/, solution/, autograder/ and otter_config.json from assignment/")
+
+    grade = jobs.add_parser("grade", help="grade every submission in a folder (no Docker)")
+    grade.add_argument("submissions", type=Path, help="folder of .ipynb files and export zips")
+    grade.add_argument("--out", type=Path, default=Path("graded"), help="output folder (default: graded/)")
+    grade.add_argument("--autograder", type=Path, default=AUTOGRADER_ZIP, help="autograder zip (default: %(default)s)")
+    grade.add_argument("--workers", type=int, help="parallel submissions (default: the number of cores)")
+    grade.add_argument("--timeout", type=float, help="seconds per submission (default: from the kit's config)")
+    grade.add_argument("--memory-mb", type=int, help="memory cap per submission, grader and kernel together")
+    grade.add_argument("--scheduler", help="address of a Dask scheduler to send the work to")
+    grade.add_argument("--grade-from-log", action="store_true", help="trust and deserialise the students' .OTTER_LOG files")
+
+    canvas = jobs.add_parser("canvas", help="write a Canvas gradebook CSV from final_grades.csv and a roster")
+    canvas.add_argument("grades", type=Path, help="final_grades.csv written by the grade job")
+    canvas.add_argument("roster", type=Path, help="CSV with Student, ID, SIS User ID, SIS Login ID, Section, submission")
+    canvas.add_argument("--out", type=Path, default=Path("canvas_grades.csv"))
+    canvas.add_argument("--assignment", default="Exercise 6-3 (LSTM)", help="the assignment's column name in Canvas")
+
     args = parser.parse_args(argv)
     if args.job == "build":
+        from . import build
+
         build.build()
+    elif args.job == "grade":
+        from . import grade
+
+        grade.grade_folder(
+            args.submissions,
+            args.out,
+            autograder=args.autograder,
+            workers=args.workers,
+            timeout=args.timeout,
+            memory_mb=args.memory_mb,
+            scheduler=args.scheduler,
+            grade_from_log=args.grade_from_log,
+        )
+    elif args.job == "canvas":
+        from . import canvas
+
+        canvas.export(args.grades, args.roster, args.out, assignment=args.assignment)
 
 
 if __name__ == "__main__":
