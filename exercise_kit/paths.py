@@ -12,3 +12,4 @@ AUTOGRADER_DIR = ROOT / "autograder"
 AUTOGRADER_ZIP = AUTOGRADER_DIR / "exercise-6-3-lstm-autograder.zip"
 OTTER_CONFIG = ROOT / "otter_config.json"
 EXAMPLE_SUBMISSIONS = ROOT / "examples" / "submissions"
+GRADING_CONFIG = ASSIGNMENT_DIR / "grading.json"  # batch grading limits: timeout, memory, workers
