@@ -80,7 +80,8 @@ def write_atomic(path: Path, data: bytes) -> None:
 
 
 def json_bytes(data) -> bytes:
-    return (json.dumps(data, indent=2, ensure_ascii=False) + "\n").encode()
+    """JSON as the grader writes its records (indent 1, sorted keys), so neither rewrites the other's file."""
+    return json.dumps(data, indent=1, sort_keys=True).encode()
 
 
 def submission_folder_name(file: str) -> str:

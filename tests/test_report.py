@@ -1,0 +1,263 @@
+"""The batch report: final_grades.csv as Otter writes it, each submission's results and feedback, the summary.
+
+Records are built by hand here as the grader makes them (no grading, no TensorFlow).
+"""
+
+import json
+from pathlib import Path
+
+import jsonschema
+import pandas as pd
+import pytest
+from otter.grade.utils import merge_scores_to_df
+from otter.test_files import GradingResults, abstract_test
+from otter.test_files.ok_test import OKTestFile
+from PIL import Image
+
+from exercise_kit.report import load_records, write_report
+
+# The auto-graded questions in the order Otter lists them in results.json, with their points.
+QUESTIONS = {
+    "q1_data": 2,
+    "q2_model": 3,
+    "q3_training": 3,
+    "q4_predictions": 2,
+    "q5_gates": 4,
+    "q6_forget_gate": 1,
+    "q6_input_gate": 1,
+    "q6_output_gate": 1,
+    "q6_hidden_state": 1,
+    "q6_cell_candidate": 1,
+    "q6_counting": 1,
+}
+COLUMNS = ["file", *sorted(QUESTIONS), "total_points_earned", "percent_correct", "grading_status"]
+SCHEMA = json.loads((Path(__file__).parent.parent / "exercise_kit/schemas/gradescope_results.schema.json").read_text())
+TIMEOUT = "Timeout: grading took longer than 300 s"
+OVERRIDDEN = "Completed; clean check overrode q3_training (Otter 3, clean 0)"
+
+
+def record(file: str, status: str = "Completed", scores: dict | None = None, visibility: str = "hidden") -> dict:
+    """A record as the grader makes it: full marks except for the questions in ``scores``."""
+    scores = {question: scores.get(question, points) for question, points in QUESTIONS.items()} if scores is not None else dict(QUESTIONS)
+    tests = [{"name": "Public Tests", "visibility": "visible", "status": "passed", "output": "q1_data results: All test cases passed!"}]
+    for question, points in QUESTIONS.items():
+        passed = scores[question] == points
+        tests.append(
+            {
+                "name": question,
+                "score": scores[question],
+                "max_score": points,
+                "visibility": visibility,
+                "status": "passed" if passed else "failed",
+                "output": f"{question} results: All test cases passed!" if passed else f"{question} results:\n    hidden message of {question}",
+            }
+        )
+    return {
+        "file": file,
+        "key": f"key of {file}",
+        "grading_status": status,
+        "results": {"score": sum(scores.values()), "tests": tests},
+        "seconds": 11.3,
+        "peak_memory_mb": 790.2,
+    }
+
+
+RECORDS = [  # not in file order: the report sorts
+    record("timeout.ipynb", TIMEOUT, dict.fromkeys(QUESTIONS, 0)),
+    record("complete.ipynb"),
+    record("partial.zip", scores={"q2_model": 1.5, "q5_gates": 2, "q6_counting": 0}),
+    record("overridden.ipynb", OVERRIDDEN, {"q3_training": 0}),
+]
+
+
+@pytest.fixture(scope="module")
+def out(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("report")
+    write_report(RECORDS, out)
+    return out
+
+
+def feedback_of(out: Path, file: str) -> str:
+    return (out / "submissions" / file / "feedback.md").read_text()
+
+
+def otter_grading_results(record: dict) -> GradingResults:
+    """Otter's own results object with the record's question scores, as ``otter grade`` would hold them."""
+    test_files = []
+    for test in record["results"]["tests"]:
+        if test.get("max_score") is not None:
+            case = abstract_test.TestCase(test["name"], body=None, hidden=True, points=test["max_score"], success_message=None, failure_message=None)
+            test_file = OKTestFile(test["name"], f"tests/{test['name']}.py", [case])
+            test_file.update_score(test["score"])
+            test_files.append(test_file)
+    results = GradingResults(test_files)
+    results.file = record["file"]
+    return results
+
+
+def test_final_grades_csv_is_what_otter_grade_writes_for_the_same_scores(out):
+    otter = merge_scores_to_df([otter_grading_results(r) for r in RECORDS])
+    # Otter knows no grading status but "Completed" for results it could read; the kit says more.
+    otter["grading_status"] = ["--", "Completed", OVERRIDDEN, "Completed", TIMEOUT]
+    assert (out / "final_grades.csv").read_text() == otter.to_csv(index=False)
+
+
+def test_final_grades_csv_rows(out):
+    grades = pd.read_csv(out / "final_grades.csv")
+    assert list(grades.columns) == COLUMNS
+    assert list(grades["file"]) == ["points-per-question", "complete.ipynb", "overridden.ipynb", "partial.zip", "timeout.ipynb"]
+    rows = grades.set_index("file")
+    assert rows.loc["points-per-question", list(QUESTIONS)].tolist() == list(QUESTIONS.values())
+    assert rows.loc["points-per-question", ["total_points_earned", "percent_correct", "grading_status"]].tolist() == [20, 1, "--"]
+    expected = {  # file: total, percent, status, the questions without full marks
+        "complete.ipynb": (20, 1.0, "Completed", {}),
+        "overridden.ipynb": (17, 0.85, OVERRIDDEN, {"q3_training": 0}),
+        "partial.zip": (15.5, 0.775, "Completed", {"q2_model": 1.5, "q5_gates": 2, "q6_counting": 0}),
+        "timeout.ipynb": (0, 0.0, TIMEOUT, dict.fromkeys(QUESTIONS, 0)),
+    }
+    for file, (total, percent, status, lost) in expected.items():
+        assert rows.loc[file, ["total_points_earned", "percent_correct", "grading_status"]].tolist() == [total, percent, status]
+        assert rows.loc[file, list(QUESTIONS)].to_dict() == {**QUESTIONS, **lost}
+
+
+def test_write_report_returns_the_table_it_writes(tmp_path):
+    assert write_report(RECORDS, tmp_path).to_csv(index=False) == (tmp_path / "final_grades.csv").read_text()
+
+
+def test_percent_correct_is_a_fraction_rounded_to_four_digits_as_otter_does(tmp_path):
+    write_report([record("third.ipynb", scores={"q1_data": 1 / 3})], tmp_path)
+    assert pd.read_csv(tmp_path / "final_grades.csv")["percent_correct"].tolist() == [1, 0.9167]  # 18.333 / 20
+
+
+def test_each_submission_gets_its_results_json_in_gradescopes_schema(out):
+    for r in RECORDS:
+        results = json.loads((out / "submissions" / r["file"] / "results.json").read_text())
+        assert results == r["results"]
+        jsonschema.validate(results, SCHEMA)
+
+
+def test_feedback_of_a_complete_submission(out):
+    text = feedback_of(out, "complete.ipynb")
+    assert text.startswith("# Feedback on complete.ipynb\n\n**20 / 20** auto-graded points (100%).\n")
+    assert "Grading status" not in text
+    assert "| q5_gates | 4 | 4 |" in text
+    assert "## Public Tests\n\n    q1_data results: All test cases passed!" in text
+    assert text.endswith("## What failed\n\nNothing: every auto-graded question earned full marks.\n")
+
+
+def test_feedback_says_which_questions_failed_and_hides_hidden_tests_messages(out):
+    text = feedback_of(out, "partial.zip")
+    assert "**15.5 / 20** auto-graded points (78%)" in text
+    assert "| q2_model | 1.5 | 3 |" in text
+    failed = text.split("## What failed")[1]
+    assert [line for line in failed.splitlines() if line.startswith("### ")] == ["### q2_model: 1.5 / 3", "### q5_gates: 2 / 4", "### q6_counting: 0 / 1"]
+    assert failed.count("Hidden tests' messages are not shown") == 3
+    assert "hidden message" not in text
+
+
+def test_feedback_gives_the_grading_status_when_not_completed(out):
+    assert "Grading status: Completed; clean check overrode q3_training (Otter 3, clean 0)\n" in feedback_of(out, "overridden.ipynb")
+    text = feedback_of(out, "timeout.ipynb")
+    assert "**0 / 20** auto-graded points (0%).\n\nGrading status: Timeout: grading took longer than 300 s\n" in text
+    assert text.count("\n### ") == len(QUESTIONS)
+
+
+@pytest.mark.parametrize(
+    "visibility, show_hidden, shown",
+    [("hidden", False, False), ("hidden", True, True), ("after_published", False, False), ("after_published", True, True), ("visible", False, True)],
+)
+def test_a_failed_tests_output_reaches_the_student_only_when_visible_or_allowed(tmp_path, visibility, show_hidden, shown):
+    write_report([record("student.ipynb", scores={"q3_training": 0}, visibility=visibility)], tmp_path, show_hidden=show_hidden)
+    text = feedback_of(tmp_path, "student.ipynb")
+    assert ("### q3_training: 0 / 3\n\n    q3_training results:\n        hidden message of q3_training\n" in text) == shown
+    assert ("hidden message" in text) == shown
+
+
+def test_pass_rates_per_question(out):
+    rates = pd.read_csv(out / "summary" / "pass_rates.csv").set_index("question")
+    assert list(rates.columns) == ["max_score", "mean_score", "full_marks"]
+    assert list(rates.index) == sorted(QUESTIONS)
+    assert rates.loc["q1_data"].tolist() == [2, 1.5, 0.75]  # 2, 2, 2, 0
+    assert rates.loc["q2_model"].tolist() == [3, 1.875, 0.5]  # 3, 3, 1.5, 0
+    assert rates.loc["q3_training"].tolist() == [3, 1.5, 0.5]  # 3, 0, 3, 0
+    assert rates.loc["q5_gates"].tolist() == [4, 2.5, 0.5]  # 4, 4, 2, 0
+
+
+def test_summary_for_the_instructor(out):
+    text = (out / "summary" / "summary.md").read_text()
+    assert "4 submissions graded.\nTotal points (of 20): mean 13.12, median 16.25.\n" in text
+    assert "| Completed | 2 |\n" in text
+    assert f"| {OVERRIDDEN} | 1 |\n" in text
+    assert f"| {TIMEOUT} | 1 |\n" in text
+    assert "| q3_training | 3 | 1.5 | 0.5 |\n" in text
+    assert "](score_histogram.png)" in text
+    to_look_at = text.split("## Submissions to look at")[1]
+    assert "overridden.ipynb" in to_look_at and "timeout.ipynb" in to_look_at
+    assert "partial.zip" not in to_look_at and "complete.ipynb" not in to_look_at
+
+
+def test_score_histogram_is_a_png_without_version_or_date(out):
+    with Image.open(out / "summary" / "score_histogram.png") as image:
+        assert image.format == "PNG"
+        assert image.size == (640, 360)
+        assert image.info.keys() <= {"dpi"}
+        image.verify()
+
+
+def files_in(folder: Path) -> dict[str, bytes]:
+    return {str(path.relative_to(folder)): path.read_bytes() for path in sorted(folder.rglob("*")) if path.is_file()}
+
+
+def test_report_is_byte_identical_when_written_twice(tmp_path, out):
+    write_report(list(reversed(RECORDS)), tmp_path)
+    assert files_in(tmp_path) == files_in(out)
+    write_report(RECORDS, tmp_path)
+    assert files_in(tmp_path) == files_in(out)
+
+
+def test_report_rewritten_after_each_submission_is_complete_each_time(tmp_path):
+    for done in range(1, len(RECORDS) + 1):
+        write_report(RECORDS[:done], tmp_path)
+        assert len(pd.read_csv(tmp_path / "final_grades.csv")) == done + 1
+        assert sorted(path.name for path in (tmp_path / "submissions").iterdir()) == sorted(r["file"] for r in RECORDS[:done])
+    assert not [path for path in tmp_path.rglob("*") if path.name.endswith(".tmp")]
+    assert files_in(tmp_path).keys() == {
+        "final_grades.csv",
+        *(f"submissions/{r['file']}/{name}" for r in RECORDS for name in ["feedback.md", "record.json", "results.json"]),
+        "summary/pass_rates.csv",
+        "summary/score_histogram.png",
+        "summary/summary.md",
+    }
+
+
+def test_load_records_gives_back_the_records_for_resuming(out, tmp_path):
+    assert load_records(out) == sorted(RECORDS, key=lambda r: r["file"])
+    assert load_records(tmp_path / "new") == []
+
+
+def test_a_submission_that_could_not_be_graded_at_all_scores_zero(tmp_path):
+    broken = {**record("broken.zip", "Invalid submission: the zip holds 2 notebooks"), "results": {"tests": []}}
+    write_report([record("complete.ipynb"), broken], tmp_path)
+    row = pd.read_csv(tmp_path / "final_grades.csv").set_index("file").loc["broken.zip"]
+    assert row[list(QUESTIONS)].tolist() == [0] * len(QUESTIONS)
+    assert row[["total_points_earned", "percent_correct", "grading_status"]].tolist() == [0, 0, "Invalid submission: the zip holds 2 notebooks"]
+    assert "**0 / 0** auto-graded points.\n\nGrading status: Invalid submission" in feedback_of(tmp_path, "broken.zip")
+
+
+def test_an_empty_batch_still_gives_a_valid_report(tmp_path):
+    assert write_report([], tmp_path)["file"].tolist() == ["points-per-question"]
+    assert (tmp_path / "final_grades.csv").read_text() == "file,total_points_earned,percent_correct,grading_status\npoints-per-question,0,1,--\n"
+    assert "0 submissions graded." in (tmp_path / "summary" / "summary.md").read_text()
+
+
+def test_records_graded_with_another_autograder_are_refused(tmp_path):
+    other = record("other.ipynb")
+    other["results"]["tests"][1]["max_score"] = 5
+    with pytest.raises(ValueError, match="another autograder"):
+        write_report([record("complete.ipynb"), other], tmp_path)
+
+
+@pytest.mark.parametrize("file", ["../escape.ipynb", "sub/dir.ipynb", "..", ""])
+def test_a_file_name_that_leaves_the_submissions_folder_is_refused(tmp_path, file):
+    with pytest.raises(ValueError, match="plain file name"):
+        write_report([record(file)], tmp_path)
