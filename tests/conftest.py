@@ -1,0 +1,16 @@
+"""Fixtures shared by several test modules (each section says which)."""
+
+import subprocess
+
+import pytest
+
+from exercise_kit.paths import ROOT
+
+
+# Browser tests (test_browser.py, test_gradescope.py) ----------------------------------------
+
+
+@pytest.fixture(scope="session")
+def browser_tools():
+    """Debian's Chromium and JupyterLab's .venv-lab, installed on first use (quick when done)."""
+    subprocess.run(["bash", str(ROOT / "scripts" / "install-browser.sh")], check=True)
