@@ -14,3 +14,16 @@ from exercise_kit.paths import ROOT
 def browser_tools():
     """Debian's Chromium and JupyterLab's .venv-lab, installed on first use (quick when done)."""
     subprocess.run(["bash", str(ROOT / "scripts" / "install-browser.sh")], check=True)
+
+
+# The build (test_assignment.py; any test of the build outputs) ---------------------------------
+
+
+@pytest.fixture(scope="session")
+def built_kit(tmp_path_factory):
+    """A folder with everything `python -m exercise_kit build` makes, built once from assignment/."""
+    from exercise_kit.build import build
+
+    folder = tmp_path_factory.mktemp("build")
+    build(folder)
+    return folder
