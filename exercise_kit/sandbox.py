@@ -25,7 +25,7 @@ import nbformat
 import numpy as np
 import psutil
 
-from . import verify
+from . import fork_kernel, verify
 
 MARKER = "EXERCISE_KIT_SUBMISSION"  # set in the child's environment, inherited by the kernel
 OTTER_LOG = ".OTTER_LOG"
@@ -179,9 +179,9 @@ def read_results(path: Path):
 
 @cache
 def _fork_context():
-    """A fork server that imported Otter once: each child starts with it already loaded."""
+    """A fork server that imported Otter and TensorFlow once: each child starts with them loaded."""
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["exercise_kit.sandbox", "otter.run.run_autograder", "nbconvert.preprocessors"])
+    context.set_forkserver_preload(["exercise_kit.sandbox", "otter.run.run_autograder", "nbconvert.preprocessors", *fork_kernel.PRELOAD])
     return context
 
 
@@ -193,7 +193,7 @@ def run_child(ag_dir: Path, log_path: Path, limits: Limits) -> tuple[str, float]
     deadline = time.monotonic() + limits.timeout
     outcome, peak_mb = "finished", 0.0
     while child.is_alive():
-        peak_mb = max(peak_mb, _tree_rss_mb(child.pid))
+        peak_mb = max(peak_mb, _tree_memory_mb(child.pid))
         if peak_mb > limits.memory_mb:
             outcome = "memory"
             break
@@ -211,7 +211,7 @@ def run_child(ag_dir: Path, log_path: Path, limits: Limits) -> tuple[str, float]
     return outcome, peak_mb
 
 
-def _tree_rss_mb(pid: int) -> float:
+def _tree_memory_mb(pid: int) -> float:
     try:
         root = psutil.Process(pid)
         processes = [root, *root.children(recursive=True)]
@@ -220,7 +220,7 @@ def _tree_rss_mb(pid: int) -> float:
     total = 0
     for process in processes:
         try:
-            total += process.memory_info().rss
+            total += process.memory_full_info().pss  # shared library pages counted once
         except psutil.NoSuchProcess:
             pass
     return total / 2**20
@@ -257,14 +257,21 @@ def _grade_in_child(ag_dir: str, log_path: str, marker: str) -> None:
     log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     os.dup2(log, 1)
     os.dup2(log, 2)
+    zygote = fork_kernel.install(Path(ag_dir).parent / "jupyter")  # before Otter starts any thread
+    from nbclient import NotebookClient
     from otter.run.run_autograder import main as run_autograder
+
+    # Otter's last cell has written the results when the kernel is shut down: kill it rather
+    # than wait 1-3 s for a polite exit (Otter builds its executor's config itself).
+    NotebookClient.shutdown_kernel.default_value = "immediate"
 
     # otter_run=False makes Otter run the notebook in the python3 kernel whatever the notebook's
     # metadata names, as on Gradescope.
     run_autograder(ag_dir, otter_run=False, logo=False, debug=False)
-    leftovers = psutil.Process().children(recursive=True)  # the kernel has been shut down
+    descendants = psutil.Process().children(recursive=True)  # the kernel has been shut down
+    leftovers = [process for process in descendants if process.pid != zygote]
     Path(ag_dir, "..", LEFTOVERS).write_text(str(len(leftovers)))
-    for process in leftovers:
+    for process in descendants:
         process.kill()
 
 

@@ -1,0 +1,63 @@
+"""Throughput of the kit's batch grader against serial `otter run`, in one run on this machine.
+
+Grades N copies of the solution notebook (default 6) both ways and prints both wall times, the
+ratio of throughputs, and each submission's peak memory (grader and kernel together) as the kit
+measured it. Usage: .venv/bin/python benchmarks/batch_throughput.py [N] [--workers W]
+"""
+
+import argparse
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from exercise_kit.grade import grade_folder
+from exercise_kit.paths import AUTOGRADER_ZIP, NOTEBOOK_NAME, SOLUTION_DIR
+
+GRADESCOPE_MEMORY_MB = 768
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("copies", type=int, nargs="?", default=6)
+    parser.add_argument("--workers", type=int, default=None)
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        submissions = Path(tmp) / "submissions"
+        submissions.mkdir()
+        for i in range(args.copies):
+            shutil.copyfile(SOLUTION_DIR / NOTEBOOK_NAME, submissions / f"student{i:02d}.ipynb")
+
+        start = time.perf_counter()
+        grades = grade_folder(submissions, Path(tmp) / "kit", workers=args.workers)
+        kit_seconds = time.perf_counter() - start
+        records = [
+            __import__("json").loads(p.read_text()) for p in sorted((Path(tmp) / "kit" / "submissions").glob("*/record.json"))
+        ]
+
+        start = time.perf_counter()
+        for notebook in sorted(submissions.iterdir()):
+            out = Path(tmp) / "otter" / notebook.stem
+            out.mkdir(parents=True)
+            subprocess.run(
+                [sys.executable, "-m", "otter", "run", "-a", str(AUTOGRADER_ZIP), "-o", str(out), str(notebook)],
+                check=True,
+                capture_output=True,
+            )
+        otter_seconds = time.perf_counter() - start
+
+    full = (grades["percent_correct"].iloc[1:] == 1).sum()
+    print(f"submissions: {args.copies} copies of the solution ({full} graded 20/20 by the kit)")
+    print(f"kit batch grader:  {kit_seconds:7.1f} s  ({kit_seconds / args.copies:5.1f} s per submission)")
+    print(f"serial otter run:  {otter_seconds:7.1f} s  ({otter_seconds / args.copies:5.1f} s per submission)")
+    print(f"throughput ratio:  {otter_seconds / kit_seconds:7.2f}x  (goal: at least 4x)")
+    peaks = [r["peak_memory_mb"] for r in records]
+    print(f"peak memory per submission (grader + kernel): max {max(peaks):.0f} MB, "
+          f"median {sorted(peaks)[len(peaks) // 2]:.0f} MB (Gradescope default {GRADESCOPE_MEMORY_MB} MB)")
+
+
+if __name__ == "__main__":
+    main()

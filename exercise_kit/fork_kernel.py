@@ -1,0 +1,125 @@
+"""Kernels forked from a process that has already imported TensorFlow and Otter.
+
+Grading one submission spends most of its CPU time before the student's first line runs: the
+kernel imports TensorFlow (3-5 s) and Otter's init cell imports Otter (about 2 s). Here those
+imports happen once per batch, in the fork server; each grading child forks a *zygote* before it
+starts any thread, and Jupyter launches each kernel by asking the zygote to fork. Every kernel is
+still a fresh process that never ran anyone else's code, and stays a descendant of its grading
+child, so the timeout, the memory cap and the final kill cover it.
+
+Jupyter is pointed at it the documented way: a ``python3`` kernelspec (first on ``JUPYTER_PATH``)
+whose metadata names the ``exercise-kit-fork`` kernel provisioner (an entry point of this package).
+"""
+
+import json
+import os
+import signal
+import socket
+import sys
+from pathlib import Path
+
+from jupyter_client.provisioning import LocalProvisioner
+
+PRELOAD = ["tensorflow", "keras", "otter", "ipykernel.kernelapp"]
+PROVISIONER_NAME = "exercise-kit-fork"
+ZYGOTE_SOCKET = "EXERCISE_KIT_ZYGOTE_FD"  # the grading child's end of the socket to its zygote
+
+
+def install(jupyter_dir: Path) -> int:
+    """In the grading child: fork the zygote, make ``python3`` kernels come from it; its pid."""
+    ours, theirs = socket.socketpair()
+    zygote = os.fork()
+    if zygote == 0:
+        ours.close()
+        _serve(theirs)
+    theirs.close()
+    os.environ[ZYGOTE_SOCKET] = str(ours.detach())
+    spec_dir = jupyter_dir / "kernels" / "python3"
+    spec_dir.mkdir(parents=True, exist_ok=True)
+    spec = {
+        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "Python 3 (forked, TensorFlow preloaded)",
+        "language": "python",
+        "metadata": {"kernel_provisioner": {"provisioner_name": PROVISIONER_NAME}},
+    }
+    (spec_dir / "kernel.json").write_text(json.dumps(spec))
+    os.environ["JUPYTER_PATH"] = str(jupyter_dir)
+    return zygote
+
+
+def _serve(connection: socket.socket) -> None:
+    """The zygote: fork one kernel per request until the grading child goes away."""
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # kernels are reaped as they exit
+    requests = connection.makefile("r")
+    for line in requests:
+        request = json.loads(line)
+        pid = os.fork()
+        if pid == 0:
+            connection.close()
+            _become_kernel(**request)
+        connection.sendall(f"{pid}\n".encode())
+    os._exit(0)
+
+
+def _become_kernel(connection_file: str, cwd: str, env: dict) -> None:
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    os.chdir(cwd)
+    os.environ.clear()
+    os.environ.update(env)
+    from ipykernel.kernelapp import IPKernelApp
+
+    try:
+        IPKernelApp.launch_instance(argv=["-f", connection_file])
+    finally:
+        os._exit(0)
+
+
+class ForkedKernel:
+    """The small part of ``subprocess.Popen`` that a provisioner uses, for a forked kernel."""
+
+    stdin = stdout = stderr = None
+    returncode = None
+
+    def __init__(self, pid: int):
+        self.pid = pid
+
+    def poll(self):
+        try:
+            os.kill(self.pid, 0)
+            return None
+        except ProcessLookupError:
+            self.returncode = 0
+            return 0
+
+    def wait(self, timeout=None):
+        return self.poll()
+
+    def send_signal(self, signum):
+        try:
+            os.kill(self.pid, signum)
+        except ProcessLookupError:
+            pass
+
+    def kill(self):
+        self.send_signal(signal.SIGKILL)
+
+    def terminate(self):
+        self.send_signal(signal.SIGTERM)
+
+
+class ForkingProvisioner(LocalProvisioner):
+    """Launches the kernel by asking this process's zygote to fork one."""
+
+    async def launch_kernel(self, cmd, **kwargs):
+        connection = socket.socket(fileno=os.dup(int(os.environ[ZYGOTE_SOCKET])))
+        request = {
+            "connection_file": cmd[cmd.index("-f") + 1],
+            "cwd": str(kwargs.get("cwd") or os.getcwd()),
+            "env": dict(kwargs.get("env") or os.environ),
+        }
+        with connection, connection.makefile("rw") as stream:
+            stream.write(json.dumps(request) + "\n")
+            stream.flush()
+            self.process = ForkedKernel(int(stream.readline()))
+        self.pid, self.pgid, self.cwd = self.process.pid, None, request["cwd"]
+        return self.connection_info
