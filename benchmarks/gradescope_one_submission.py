@@ -1,0 +1,122 @@
+"""Grading time and peak memory of one submission run as Gradescope runs it, against its defaults.
+
+The autograder zip's own entry point grades the submission in a Gradescope-shaped folder
+(``exercise_kit.gradescope``). Memory is the resident memory of the grader and its kernel
+together, polled over the whole process tree. Gradescope's default container has half a CPU: the
+run gets that through a CPU quota (a cgroup with ``--cpus`` of CPU time, the way a container's CPU
+limit works) when this machine lets us make one, or else is pinned to one core (``taskset``), and
+the output says which.
+
+    .venv/bin/python benchmarks/gradescope_one_submission.py [SUBMISSION] [--cpus 0.5]
+"""
+
+import argparse
+import json
+import os
+import resource
+import tempfile
+import time
+from pathlib import Path
+
+import psutil
+
+from exercise_kit import gradescope
+from exercise_kit.paths import NOTEBOOK_NAME, SOLUTION_DIR
+
+GRADESCOPE_DEFAULTS = {"memory_mb": 768, "cpus": 0.5, "timeout_s": 600}
+CGROUP_PERIOD_US = 100_000
+POLL_SECONDS = 0.1
+
+
+def cpu_quota_group(cpus: float) -> Path | None:
+    """A new cgroup limited to ``cpus`` of CPU time (cgroup v1 or v2), or None if we may not make one."""
+    quota = int(cpus * CGROUP_PERIOD_US)
+    name = f"exercise-kit-benchmark-{os.getpid()}"
+    v1, v2 = Path("/sys/fs/cgroup/cpu"), Path("/sys/fs/cgroup")
+    try:
+        if (v1 / "cpu.cfs_quota_us").exists():
+            group = v1 / name
+            group.mkdir()
+            (group / "cpu.cfs_quota_us").write_text(str(quota))
+        elif "cpu" in (v2 / "cgroup.subtree_control").read_text().split():
+            group = v2 / name
+            group.mkdir()
+            (group / "cpu.max").write_text(f"{quota} {CGROUP_PERIOD_US}")
+        else:
+            return None
+        return group
+    except OSError:
+        return None
+
+
+def tree_memory_mb(root: psutil.Process) -> tuple[float, float]:
+    """Resident memory of the tree, and its anonymous part (resident less file-backed and shared).
+
+    The first counts library files that every process maps; a container's limit can reclaim
+    those pages, not the anonymous ones, so the truth lies between the two figures.
+    """
+    rss = anonymous = 0
+    for process in [root, *root.children(recursive=True)]:
+        try:
+            memory = process.memory_info()
+        except psutil.NoSuchProcess:
+            continue
+        rss += memory.rss
+        anonymous += memory.rss - memory.shared
+    return rss / 2**20, anonymous / 2**20
+
+
+def measure(submission: Path, cpus: float) -> dict:
+    with tempfile.TemporaryDirectory(prefix="gradescope-") as tmp:
+        gradescope.lay_out(Path(tmp), submission)
+        group = cpu_quota_group(cpus)
+        start = time.monotonic()
+        process = gradescope.start(Path(tmp))
+        if group:  # the kernel, started seconds later by this process, joins the group too
+            (group / "cgroup.procs").write_text(str(process.pid))
+            limit = f"{cpus:g} CPU (cgroup CPU quota)"
+        else:
+            os.sched_setaffinity(process.pid, {0})
+            limit = "1 core (taskset; no cgroup could be made here)"
+        root, peak_mb, peak_anonymous_mb = psutil.Process(process.pid), 0.0, 0.0
+        while process.poll() is None:
+            rss_mb, anonymous_mb = tree_memory_mb(root)
+            peak_mb, peak_anonymous_mb = max(peak_mb, rss_mb), max(peak_anonymous_mb, anonymous_mb)
+            time.sleep(POLL_SECONDS)
+        seconds = time.monotonic() - start
+        if group:
+            group.rmdir()
+        usage = resource.getrusage(resource.RUSAGE_CHILDREN)  # the grader and the kernel it reaped
+        results = json.loads((Path(tmp) / "autograder" / "results" / "results.json").read_text())
+    scored = [test for test in results["tests"] if "max_score" in test]
+    return {
+        "limit": limit,
+        "exit_code": process.returncode,
+        "seconds": seconds,
+        "cpu_seconds": usage.ru_utime + usage.ru_stime,
+        "peak_mb": peak_mb,
+        "peak_anonymous_mb": peak_anonymous_mb,
+        "score": f"{sum(t['score'] for t in scored):g} / {sum(t['max_score'] for t in scored):g}",
+    }
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("submission", type=Path, nargs="?", default=SOLUTION_DIR / NOTEBOOK_NAME)
+    parser.add_argument("--cpus", type=float, default=GRADESCOPE_DEFAULTS["cpus"], help="CPU quota (default: Gradescope's %(default)s)")
+    args = parser.parse_args(argv)
+
+    figures = measure(args.submission, args.cpus)
+    print(f"submission: {args.submission.name}, score {figures['score']}, exit code {figures['exit_code']}")
+    print(f"run with: {figures['limit']}")
+    print(f"{'':24}{'measured':>12}{'Gradescope default':>22}")
+    print(f"{'grading time (s)':24}{figures['seconds']:12.1f}{GRADESCOPE_DEFAULTS['timeout_s']:22}")
+    print(f"{'CPU time (s)':24}{figures['cpu_seconds']:12.1f}")
+    print(f"{'peak resident (MB)':24}{figures['peak_mb']:12.0f}{GRADESCOPE_DEFAULTS['memory_mb']:22}")
+    print(f"{'  of which anonymous':24}{figures['peak_anonymous_mb']:12.0f}")
+    fits = figures["peak_mb"] <= GRADESCOPE_DEFAULTS["memory_mb"] and figures["seconds"] <= GRADESCOPE_DEFAULTS["timeout_s"]
+    print("fits Gradescope's defaults" if fits else "does NOT fit Gradescope's defaults: see docs/gradescope.md")
+
+
+if __name__ == "__main__":
+    main()
