@@ -10,7 +10,6 @@ what is new or changed.
 import hashlib
 import json
 import os
-import tempfile
 import zipfile
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
@@ -46,30 +45,31 @@ def grade_folder(
     with zipfile.ZipFile(autograder) as zf:
         show_hidden = json.loads(zf.read("otter_config.json")).get("show_hidden", False)
 
+    finished = {record["file"]: record for record in report.load_records(out)}
     records, todo = {}, []
     for path in sorted(p for p in Path(submissions).iterdir() if p.is_file() and not p.name.startswith(".")):
         data = path.read_bytes()
         key = hashlib.sha256(data + autograder_bytes + repr(limits).encode()).hexdigest()
-        previous = load_record(out, path.name)
+        previous = finished.get(path.name)
         if previous and previous.get("key") == key:
             records[path.name] = previous
         else:
             todo.append((path.name, data, key))
 
-    with executor(workers, scheduler) as (submit, completed):
-        futures = {submit(sandbox.grade_submission, name, data, autograder_bytes, limits): (name, key) for name, data, key in todo}
-        progress = tqdm(completed(futures), total=len(futures), desc="grading", unit="submission")
-        for future in progress:
-            name, key = futures[future]
-            try:
-                record = future.result()
-            except Exception as error:  # the grader itself failed: record it, carry on
-                record = sandbox.failed_record(name, f"Grader error: {type(error).__name__}: {error}", autograder_bytes)
-            record["key"] = key
-            save_record(out, record)
-            records[name] = record
-            report.write_report(sorted(records.values(), key=lambda r: r["file"]), out, show_hidden=show_hidden)
-    return report.write_report(sorted(records.values(), key=lambda r: r["file"]), out, show_hidden=show_hidden)
+    try:
+        with executor(workers, scheduler) as (submit, completed):
+            futures = {submit(sandbox.grade_submission, name, data, autograder_bytes, limits): (name, key) for name, data, key in todo}
+            for future in tqdm(completed(futures), total=len(futures), desc="grading", unit="submission"):
+                name, key = futures[future]
+                try:
+                    record = future.result()
+                except Exception as error:  # the grader itself failed: record it, carry on
+                    record = sandbox.failed_record(name, f"Grader error: {type(error).__name__}: {error}", autograder_bytes)
+                records[name] = {**record, "key": key}
+                report.write_report(sorted(records.values(), key=lambda r: r["file"]), out, show_hidden=show_hidden)
+    finally:  # also on Ctrl-C: the report covers exactly what finished
+        grades = report.write_report(sorted(records.values(), key=lambda r: r["file"]), out, show_hidden=show_hidden)
+    return grades
 
 
 @contextmanager
@@ -91,21 +91,3 @@ def executor(workers: int, scheduler: str | None):
             raise
 
 
-def record_path(out: Path, name: str) -> Path:
-    return Path(out) / "submissions" / name / "record.json"
-
-
-def load_record(out: Path, name: str):
-    try:
-        return json.loads(record_path(out, name).read_text())
-    except (OSError, ValueError):
-        return None
-
-
-def save_record(out: Path, record: dict) -> None:
-    """Write atomically: a killed run never leaves a half-written record."""
-    path = record_path(out, record["file"])
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp") as f:
-        json.dump(record, f, indent=1, sort_keys=True)
-    os.replace(f.name, path)

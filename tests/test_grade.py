@@ -1,0 +1,99 @@
+"""The batch grader's own behaviour: resuming, interruption, and grading on a Dask cluster.
+
+What it gives each kind of submission (correct, wrong, hostile, broken) is specified by the
+corpus in test_corpus.py; here, small batches of quick notebooks (the blank template with a
+distinguishing cell) exercise the machinery around the grading.
+"""
+
+import json
+import signal
+import subprocess
+import sys
+import time
+
+import nbformat
+import pandas as pd
+import pytest
+
+from exercise_kit.grade import grade_folder
+from exercise_kit.paths import NOTEBOOK_NAME, STUDENT_DIR
+
+
+def write_blank_submissions(folder, count):
+    """``count`` different (so differently hashed) copies of the blank template."""
+    folder.mkdir()
+    for i in range(count):
+        nb = nbformat.read(STUDENT_DIR / NOTEBOOK_NAME, as_version=4)
+        nb.cells.append(nbformat.v4.new_markdown_cell(f"student {i}"))
+        nbformat.write(nb, folder / f"student{i}.ipynb")
+
+
+def read_grades(out):
+    grades = pd.read_csv(out / "final_grades.csv")
+    assert grades["file"].iloc[0] == "points-per-question"
+    return grades.iloc[1:]
+
+
+def test_ctrl_c_keeps_what_finished_and_a_rerun_grades_only_the_rest(tmp_path):
+    submissions, out = tmp_path / "submissions", tmp_path / "out"
+    write_blank_submissions(submissions, 3)
+    command = [sys.executable, "-m", "exercise_kit", "grade", str(submissions), "--out", str(out), "--workers", "1"]
+    run = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 300
+    while not list(out.glob("submissions/*/record.json")) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    run.send_signal(signal.SIGINT)
+    run.wait(timeout=60)
+
+    finished = read_grades(out)
+    assert 1 <= len(finished) < 3, "the interrupted run should have finished some, not all"
+    assert (finished["grading_status"] == "Completed").all()
+    first = {f: json.loads((out / "submissions" / f / "record.json").read_text()) for f in finished["file"]}
+
+    grades = grade_folder(submissions, out, workers=2)
+
+    assert sorted(grades["file"].iloc[1:]) == ["student0.ipynb", "student1.ipynb", "student2.ipynb"]
+    assert (grades["grading_status"].iloc[1:] == "Completed").all()
+    for file, record in first.items():  # graded once: the rerun kept the record as it was
+        assert json.loads((out / "submissions" / file / "record.json").read_text()) == record
+
+
+def test_a_changed_submission_is_graded_again(tmp_path):
+    submissions, out = tmp_path / "submissions", tmp_path / "out"
+    write_blank_submissions(submissions, 1)
+    grade_folder(submissions, out, workers=1)
+    before = json.loads((out / "submissions" / "student0.ipynb" / "record.json").read_text())
+
+    nb = nbformat.read(submissions / "student0.ipynb", as_version=4)
+    nb.cells = [cell for cell in nb.cells if "X = ..." not in cell.source]  # a new version of the file
+    nbformat.write(nb, submissions / "student0.ipynb")
+    grade_folder(submissions, out, workers=1)
+
+    after = json.loads((out / "submissions" / "student0.ipynb" / "record.json").read_text())
+    assert after["key"] != before["key"]
+
+
+@pytest.fixture
+def dask_scheduler():
+    """A local Dask cluster of two worker processes, allowed to start grading children."""
+    import dask
+    from distributed import LocalCluster
+
+    with dask.config.set({"distributed.worker.daemon": False}):
+        with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+            yield cluster.scheduler_address
+
+
+def test_the_same_batch_graded_on_a_dask_cluster(tmp_path, dask_scheduler):
+    submissions = tmp_path / "submissions"
+    write_blank_submissions(submissions, 2)
+    (submissions / "notes.txt").write_text("not a submission")
+
+    grades = grade_folder(submissions, tmp_path / "out", scheduler=dask_scheduler)
+
+    rows = grades.iloc[1:].set_index("file")
+    assert list(rows.index) == ["notes.txt", "student0.ipynb", "student1.ipynb"]
+    assert rows.loc["student0.ipynb", "grading_status"] == "Completed"
+    assert rows.loc["student1.ipynb", "grading_status"] == "Completed"
+    assert rows.loc["notes.txt", "grading_status"].startswith("Invalid submission: not a notebook")
+    assert (rows["total_points_earned"] == 0).all()
