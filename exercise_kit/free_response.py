@@ -20,18 +20,23 @@ CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome")
 
 
 def read_submission(path: Path) -> nbformat.NotebookNode:
-    """The notebook of a submission: an ``.ipynb`` file or the zip made by the export cell.
+    """The notebook of a submission: an ``.ipynb`` file, the zip made by the export cell, or a
+    folder holding one notebook (as in Gradescope's export of submissions).
 
     Only the notebook is read from a zip: its ``.OTTER_LOG`` is a pickle, never opened here.
     """
     path = Path(path)
-    if path.suffix != ".zip":
+    if path.suffix == ".ipynb":
         return nbformat.read(path, as_version=4)
-    with zipfile.ZipFile(path) as archive:
-        notebooks = [name for name in archive.namelist() if name.endswith(".ipynb") and "/" not in name]
-        if len(notebooks) != 1:
-            raise ValueError(f"{path.name}: expected one notebook at the top of the zip, found {notebooks}")
-        return nbformat.reads(archive.read(notebooks[0]).decode("utf-8"), as_version=4)
+    if path.is_dir():
+        sources = {str(p): p.read_text(encoding="utf-8") for p in path.rglob("*.ipynb")}
+    else:
+        with zipfile.ZipFile(path) as archive:
+            names = [name for name in archive.namelist() if name.endswith(".ipynb") and not name.startswith("__MACOSX/")]
+            sources = {name: archive.read(name).decode("utf-8") for name in names}
+    if len(sources) != 1:
+        raise ValueError(f"{path.name}: expected one notebook, found {sorted(sources)}")
+    return nbformat.reads(next(iter(sources.values())), as_version=4)
 
 
 def free_response_notebook(nb: nbformat.NotebookNode, title: str) -> nbformat.NotebookNode:
@@ -80,3 +85,19 @@ def write_pdfs(submissions: list[Path], out_dir: Path, chromium: str | None = No
             pdfs.append(pdf)
         browser.close()
     return pdfs
+
+
+def main(argv=None) -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m exercise_kit.free_response", description=__doc__.split("\n\n")[0])
+    parser.add_argument("submissions", type=Path, help="folder of .ipynb files, export zips, or folders with one notebook each")
+    parser.add_argument("--out", type=Path, default=Path("free_response"), help="folder for the PDFs (default: %(default)s)")
+    args = parser.parse_args(argv)
+    submissions = sorted(p for p in args.submissions.iterdir() if p.is_dir() or p.suffix in (".ipynb", ".zip"))
+    for pdf in write_pdfs(submissions, args.out):
+        print(pdf)
+
+
+if __name__ == "__main__":
+    main()

@@ -106,14 +106,17 @@ def test_each_student_gets_a_pdf_of_their_free_response_answer_alone(browser_too
     answers = {
         "alice.ipynb": "The forget gate is about 0 where the input is 1, so the count restarts.",
         "bob.zip": "Between two 1s the cell candidate is negative and the cell state walks down.",
+        "submission_123": "The output gate stays near 1, so the hidden state shows the count.",
     }
     nbformat.write(student_notebook(answers["alice.ipynb"]), tmp_path / "alice.ipynb")
     with zipfile.ZipFile(tmp_path / "bob.zip", "w") as archive:  # as the export cell makes it
         archive.writestr(NOTEBOOK_NAME, nbformat.writes(student_notebook(answers["bob.zip"])))
+    (tmp_path / "submission_123").mkdir()  # a submission's folder in Gradescope's export
+    nbformat.write(student_notebook(answers["submission_123"]), tmp_path / "submission_123" / NOTEBOOK_NAME)
 
     pdfs = write_pdfs([tmp_path / name for name in answers], tmp_path / "pdfs")
 
-    assert [pdf.name for pdf in pdfs] == ["alice.pdf", "bob.pdf"]
+    assert [pdf.name for pdf in pdfs] == ["alice.pdf", "bob.pdf", "submission_123.pdf"]
     for pdf, (name, answer) in zip(pdfs, answers.items()):
         text = " ".join(" ".join(page.extract_text() for page in PdfReader(pdf).pages).split())
         assert name in text and "Q7: in your own words" in text and answer in text
