@@ -31,6 +31,8 @@ def build(destination: Path = ROOT) -> None:
         copy_autograder(dist / "autograder", destination / "autograder")
         shutil.copyfile(dist / "autograder" / "otter_config.json", destination / "otter_config.json")
         replace_dir(destination / "solution")
+        for support in sorted((dist / "autograder").glob("*.py")):  # the hidden tests import them
+            shutil.copyfile(support, destination / "solution" / support.name)
         solution = execute(read_notebook(dist / "autograder" / NOTEBOOK_NAME), cwd=dist / "autograder")
         write_notebook(solution, destination / "solution" / NOTEBOOK_NAME)
 
