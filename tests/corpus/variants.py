@@ -315,12 +315,13 @@ WRONG = [
         points(q1_data=0, q4_predictions=0),
     ),
     # Y says whether the last element (not the next) is 1. The model learns that other task, so
-    # the loss and the predictions on the real task fail too, and the gates of a cell that only
-    # echoes its input answer the counting questions differently.
+    # the loss and the predictions on the real task fail too, and the gates of a cell trained for
+    # it show another mechanism: its forget gate, hidden state and cell candidate answer
+    # differently from the exercise's (measured).
     Submission(
         "wrong-targets-off-by-one.ipynb",
         edited(SOLUTION, Replace("float((s - 10) % 5 == 0)", "float((s - 9) % 5 == 0)")),
-        points(q1_data=1, q3_training=0, q4_predictions=0),
+        points(q1_data=1, q3_training=0, q4_predictions=0, q6_forget_gate=0, q6_hidden_state=0, q6_cell_candidate=0),
     ),
     Submission(
         "wrong-stopped-at-1e-3.ipynb",
@@ -362,6 +363,34 @@ gates = lstm_gates(cell, X)""",
         "wrong-answers.ipynb",
         edited(SOLUTION, *(Replace(f'{name} = "{right}"', f'{name} = "{wrong}"') for name, (right, wrong) in WRONG_ANSWERS.items())),
         points(**{name.replace("answer_", "q6_"): 0 for name in WRONG_ANSWERS}),
+    ),
+    # Training skipped: the loss and the predictions fail. The answers describe a trained cell, so
+    # they must fail too; the untrained cell's hidden state does follow tanh of its (small) cell
+    # state and its cell state drifts one way, so two answer checks still pass.
+    Submission(
+        "wrong-not-trained.ipynb",
+        edited(
+            SOLUTION,
+            Replace(
+                "epochs, losses = train(tf.constant(X), tf.constant(Y), tf.constant(MAX_EPOCHS))",
+                "epochs, losses = tf.constant(1), tf.constant([0.25])  # training skipped",
+            ),
+        ),
+        points(q3_training=0, q4_predictions=0, **{question: 0 for question in POINTS if question.startswith("q6_")}),
+        known_weakness="the answer checks accept an untrained cell: q6_hidden_state and q6_counting pass (2 points)",
+    ),
+    # Only Q1 done, the rest of the template left as it is.
+    Submission(
+        "wrong-only-data-done.ipynb",
+        edited(
+            TEMPLATE,
+            Replace("X = ...\nY = ...", "X = np.array([[[float((s - n) % 5 == 0)] for n in range(10)] for s in range(5)], dtype=np.float32)\n"
+                    "Y = np.array([[float((s - 10) % 5 == 0)] for s in range(5)], dtype=np.float32)"),
+        ),
+        {**ZERO, "q1_data": 2},
+        r"^Completed\b",  # today with "clean check overrode q1_data", from the same weakness
+        known_weakness="save_evidence stores what the template's mse_loss returns (None) as a pickled object array, "
+        "so the clean check can read no evidence at all and gives 0 everywhere (Otter gives q1_data 2)",
     ),
     # Answers that are right for the exercise's mechanism, but this cell learnt another one: the
     # answers it shows differently (forget gate, cell candidate, counting) fail the consistency part.
@@ -469,13 +498,12 @@ shutil.rmtree("tests")
 READ_HIDDEN_TESTS = """\
 from pathlib import Path
 
-hidden_tests = {path.name: path.read_text() for path in Path("tests").glob("*.py")}
-checks_source = Path("lstm_checks.py").read_text()
-expected = eval(checks_source.split("EXPECTED_ANSWERS = ")[1].split("}")[0] + "}")
-globals().update(expected)
+for path in [*Path("tests").glob("*.py"), Path("lstm_checks.py")]:
+    print(path.read_text())
 """
 
-# The student's functions are the grader's own reference maths, imported from the grading folder.
+# The student's functions are the grader's own reference maths, imported from the grading folder
+# (only mse_loss is the student's).
 USE_GRADER_REFERENCE = """\
 import lstm_checks
 
@@ -485,6 +513,10 @@ X, Y = (a.astype(np.float32) for a in lstm_checks.make_data())
 def forward(cell, output_layer, X):
     weights = dict(zip(lstm_checks.WEIGHT_NAMES, cell.get_weights() + output_layer.get_weights()))
     return lstm_checks.predict(weights, X)
+
+
+def mse_loss(y_true, y_pred):
+    return np.mean((y_true - y_pred) ** 2)
 
 
 def lstm_gates(cell, X):
@@ -572,20 +604,14 @@ HOSTILE = [
     Submission("hostile-rewrites-results-pickle.ipynb", on_template(REWRITE_RESULTS_PICKLE), ZERO, FOOLED_OTTER),
     Submission("hostile-edits-tests.ipynb", on_template(EDIT_TESTS), ZERO, FOOLED_OTTER),
     # on the solution: the clean check needs none of the test files in the grading folder
-    Submission("hostile-deletes-tests.ipynb", on_solution(DELETE_TESTS), POINTS, r"^Completed"),
-    Submission(
-        "hostile-reads-hidden-tests.ipynb",
-        on_template(READ_HIDDEN_TESTS, after=LAST_ANSWER),
-        ZERO,
-        known_weakness="the answer checks accept an untrained cell: its hidden state follows tanh of its cell "
-        "state and its cell state drifts one way, so q6_hidden_state and q6_counting pass (2 points)",
-    ),
+    Submission("hostile-deletes-tests.ipynb", on_solution(DELETE_TESTS), POINTS, r"^Completed\b"),
+    Submission("hostile-reads-hidden-tests.ipynb", on_template(READ_HIDDEN_TESTS), ZERO),
     Submission(
         "hostile-uses-grader-reference.ipynb",
         on_template(USE_GRADER_REFERENCE, after=LAST_ANSWER),
-        ZERO,
+        {**ZERO, "q2_model": 1},
         known_weakness="lstm_checks.py, with the reference maths, is importable from the student's kernel: "
-        "q1_data, forward and q5_gates pass (8 points)",
+        "q1_data, forward and q5_gates pass on the grader's own code (8 points)",
     ),
     Submission("hostile-sys-exit.ipynb", on_solution('import sys\n\nsys.exit("done")'), POINTS),
     Submission("hostile-os-exit.ipynb", on_solution("import os\n\nos._exit(0)"), ZERO, r"^Crashed: .*DeadKernelError"),
@@ -601,7 +627,7 @@ HOSTILE = [
         "hostile-leaves-child-process.ipynb",
         on_solution(f'import subprocess\n\nsubprocess.Popen(["sleep", "{LEFTOVER_SLEEP}"], start_new_session=True)'),
         POINTS,
-        r"^Completed; 1 process left running by the notebook were killed$",
+        r"^Completed; 1 process left running by the notebook w\w+ killed$",
     ),
     Submission("hostile-raises-in-every-cell.ipynb", raise_in_every_cell, ZERO),
     Submission("hostile-otter-log.zip", zip_with_otter_log, POINTS),

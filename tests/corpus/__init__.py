@@ -1,0 +1,1 @@
+"""Student submissions with known scores (see variants.py)."""

@@ -1,0 +1,91 @@
+"""The assignment (issue 2, "Done when"): graded by the real `otter run`, and built from its source.
+
+Otter alone, without the kit's batch grader: the autograder zip must grade the way instructors
+and Gradescope will use it.
+"""
+
+import json
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+
+import nbformat
+import pytest
+
+from corpus import variants
+from exercise_kit.paths import AUTOGRADER_DIR, AUTOGRADER_ZIP, NOTEBOOK_NAME, OTTER_CONFIG, ROOT, SOLUTION_DIR, STUDENT_DIR
+
+# One mistake each; each must lose the points of the check aimed at it, and no others.
+ONE_MISTAKE = ["wrong-gate-order-if.ipynb", "wrong-predictions-hard-coded.ipynb", "wrong-stopped-at-1e-3.ipynb"]
+
+
+def otter_run(notebook):
+    """Grade ``notebook`` with the `otter run` command line; return (exit code, points per question)."""
+    out = notebook.with_suffix("")
+    out.mkdir()
+    command = [sys.executable, "-m", "otter", "run", "--no-logo", "-a", str(AUTOGRADER_ZIP), "-o", str(out), str(notebook)]
+    completed = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    results = out / "results.json"
+    if not results.exists():
+        return completed.returncode, {}
+    tests = json.loads(results.read_text())["tests"]
+    return completed.returncode, {test["name"]: test["score"] for test in tests if "max_score" in test}
+
+
+@pytest.fixture(scope="session")
+def otter_runs(tmp_path_factory):
+    """{name: (exit code, points per question)} for the solution, the template and ONE_MISTAKE, two at a time."""
+    folder = tmp_path_factory.mktemp("otter-run")
+    notebooks = {"solution.ipynb": (SOLUTION_DIR / NOTEBOOK_NAME).read_bytes(), "template.ipynb": (STUDENT_DIR / NOTEBOOK_NAME).read_bytes()}
+    for name, data in notebooks.items():
+        (folder / name).write_bytes(data)
+    for name in ONE_MISTAKE:
+        variants.by_name(name).write(folder / name)
+    names = [*notebooks, *ONE_MISTAKE]
+    with ThreadPoolExecutor(2) as pool:
+        return dict(zip(names, pool.map(otter_run, [folder / name for name in names])))
+
+
+def test_solution_gets_full_points(otter_runs):
+    assert otter_runs["solution.ipynb"] == (0, variants.POINTS)
+
+
+def test_template_gets_zero_on_every_question_and_grading_completes(otter_runs):
+    assert otter_runs["template.ipynb"] == (0, variants.ZERO)
+
+
+@pytest.mark.parametrize("name", ONE_MISTAKE)
+def test_one_mistake_loses_only_the_points_aimed_at_it(otter_runs, name):
+    assert otter_runs[name] == (0, variants.by_name(name).expected)
+
+
+# The committed build outputs ------------------------------------------------------------------
+
+
+def committed_files():
+    """Every committed build output compared byte for byte (the solution is compared apart)."""
+    files = [STUDENT_DIR / NOTEBOOK_NAME, OTTER_CONFIG, *sorted(AUTOGRADER_DIR.iterdir())]
+    return [str(path.relative_to(ROOT)) for path in files]
+
+
+def test_autograder_folder_holds_what_the_build_makes(built_kit):
+    assert sorted(p.name for p in (built_kit / "autograder").iterdir()) == sorted(p.name for p in AUTOGRADER_DIR.iterdir())
+
+
+@pytest.mark.parametrize("path", committed_files())
+def test_committed_output_is_what_the_build_makes(built_kit, path):
+    assert (built_kit / path).read_bytes() == (ROOT / path).read_bytes(), f"{path} is out of date: run python -m exercise_kit build"
+
+
+def without_outputs(path):
+    nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
+    return nbformat.writes(nb)
+
+
+def test_committed_solution_is_what_the_build_makes(built_kit):
+    """Compared without outputs: they hold floats (losses, gates, figures) that depend on the CPU."""
+    built, committed = built_kit / "solution" / NOTEBOOK_NAME, SOLUTION_DIR / NOTEBOOK_NAME
+    assert without_outputs(built) == without_outputs(committed), "solution/ is out of date: run python -m exercise_kit build"

@@ -1,0 +1,96 @@
+"""Grading validity (issue 4): every submission of the corpus gets its known points.
+
+The whole corpus (tests/corpus/variants.py) is graded in one batch by the kit's batch grader, with
+real Otter and real TensorFlow: correct submissions written differently get full marks, each
+mistake loses exactly the points aimed at it, and no hostile submission gets points it did not
+earn. docs/hostile-cases.md explains each hostile case.
+"""
+
+import json
+import re
+
+import psutil
+import pytest
+
+from corpus import variants
+from exercise_kit.grade import grade_folder
+
+# A normal submission takes 10 to 20 s; the endless loop costs this much of one worker.
+TIMEOUT_SECONDS = 120
+
+
+@pytest.fixture(scope="session")
+def corpus_batch(tmp_path_factory):
+    """The corpus written to a folder and graded in one batch: (final grades by file, batch folder)."""
+    batch = tmp_path_factory.mktemp("corpus-batch")
+    variants.write_corpus(batch / "submissions")
+    grades = grade_folder(batch / "submissions", batch / "graded", workers=2, timeout=TIMEOUT_SECONDS)
+    return grades.set_index("file"), batch
+
+
+@pytest.fixture(scope="session")
+def corpus_grades(corpus_batch):
+    return corpus_batch[0]
+
+
+def with_known_weakness(submission):
+    """A submission the kit still grades wrongly is a strict xfail: fixing the kit makes it pass."""
+    marks = [pytest.mark.xfail(strict=True, reason=submission.known_weakness)] if submission.known_weakness else []
+    return pytest.param(submission, id=submission.name, marks=marks)
+
+
+@pytest.mark.parametrize("submission", [with_known_weakness(s) for s in variants.CORPUS])
+def test_points_per_question(corpus_grades, submission):
+    row = corpus_grades.loc[submission.name]
+    wrong = [
+        f"{question}: {row[question]:g} points, expected {points:g}"
+        for question, points in submission.expected.items()
+        if row[question] != points
+    ]
+    assert not wrong, f"{submission.name} ({row['grading_status']}): " + "; ".join(wrong)
+
+
+@pytest.mark.parametrize("submission", variants.CORPUS, ids=lambda submission: submission.name)
+def test_grading_status(corpus_grades, submission):
+    """Honest work completes with Otter and the clean check agreeing; hostile input says what happened."""
+    status = corpus_grades.loc[submission.name, "grading_status"]
+    assert re.search(submission.status, status), f"{submission.name}: {status!r} does not match {submission.status!r}"
+
+
+def test_points_possible_are_the_assignments(corpus_grades):
+    row = corpus_grades.loc["points-per-question"]
+    assert {question: row[question] for question in variants.POINTS} == variants.POINTS
+
+
+def test_every_submission_is_graded_and_has_results(corpus_batch):
+    grades, batch = corpus_batch
+    assert sorted(grades.index.drop("points-per-question")) == sorted(s.name for s in variants.CORPUS)
+    for submission in variants.CORPUS:
+        assert (batch / "graded" / "submissions" / submission.name / "results.json").is_file()
+
+
+def test_otter_itself_graded_what_ran_to_the_end(corpus_batch):
+    """The clean check backs Otter up, it does not replace it: Otter's own grading must have worked."""
+    _, batch = corpus_batch
+    failed = []
+    for submission in variants.CORPUS:
+        if submission.status in (variants.COMPLETED, variants.FOOLED_OTTER):
+            results = json.loads((batch / "graded" / "submissions" / submission.name / "results.json").read_text())
+            failed += [submission.name for test in results["tests"] if test["name"] == "Autograder Failed"]
+    assert not failed, f"Otter produced no results for {failed}"
+
+
+def test_otter_log_payload_never_ran(corpus_batch):
+    """The export zip's .OTTER_LOG would run code when dill-loaded: the grader never loads it."""
+    _, batch = corpus_batch
+    assert not (batch / variants.OTTER_LOG_MARKER).exists()
+
+
+def test_no_process_left_running(corpus_batch):
+    """The notebook that starts `sleep` in a new session does not leave it behind."""
+    leftovers = []
+    for process in psutil.process_iter(["cmdline"]):
+        if process.info["cmdline"] == ["sleep", variants.LEFTOVER_SLEEP]:
+            leftovers.append(process)
+            process.kill()
+    assert not leftovers
