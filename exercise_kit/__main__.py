@@ -1,6 +1,8 @@
 """Command line of the kit: ``python -m exercise_kit JOB ...`` (one module per job)."""
 
 import argparse
+import sys
+import warnings
 from pathlib import Path
 
 from .paths import AUTOGRADER_ZIP
@@ -49,7 +51,11 @@ def main(argv=None):
     elif args.job == "canvas":
         from . import canvas
 
-        canvas.export(args.grades, args.roster, args.out, assignment=args.assignment)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            canvas.export(args.grades, args.roster, args.out, assignment=args.assignment)
+        for warning in caught:
+            print(f"warning: {warning.message}", file=sys.stderr)
 
 
 if __name__ == "__main__":
