@@ -147,6 +147,7 @@ class NotebookPage:
         cell.locator(".cm-content").click()
         self.page.keyboard.press("Control+a")
         self.page.keyboard.insert_text(source)  # like a paste: no auto-indent, no closed brackets
+        self.page.keyboard.press("Control+Home")  # back to the top left, as the screenshot shows it
 
     def menu(self, *labels: str) -> None:
         """Click through the menu bar, e.g. ``menu("Run", "Run All Cells")``."""
