@@ -16,6 +16,7 @@ import os
 import resource
 import tempfile
 import time
+from contextlib import suppress
 from pathlib import Path
 
 import psutil
@@ -79,13 +80,18 @@ def measure(submission: Path, cpus: float) -> dict:
             os.sched_setaffinity(process.pid, {0})
             limit = "1 core (taskset; no cgroup could be made here)"
         root, peak_mb, peak_anonymous_mb = psutil.Process(process.pid), 0.0, 0.0
-        while process.poll() is None:
-            rss_mb, anonymous_mb = tree_memory_mb(root)
-            peak_mb, peak_anonymous_mb = max(peak_mb, rss_mb), max(peak_anonymous_mb, anonymous_mb)
-            time.sleep(POLL_SECONDS)
-        seconds = time.monotonic() - start
-        if group:
-            group.rmdir()
+        try:
+            while process.poll() is None:
+                rss_mb, anonymous_mb = tree_memory_mb(root)
+                peak_mb, peak_anonymous_mb = max(peak_mb, rss_mb), max(peak_anonymous_mb, anonymous_mb)
+                time.sleep(POLL_SECONDS)
+            seconds = time.monotonic() - start
+        finally:  # also on Ctrl-C: no grader, kernel or cgroup left behind
+            gradescope.kill_tree(process.pid)
+            process.wait()
+            if group:
+                with suppress(OSError):
+                    group.rmdir()
         usage = resource.getrusage(resource.RUSAGE_CHILDREN)  # the grader and the kernel it reaped
         results = json.loads((Path(tmp) / "autograder" / "results" / "results.json").read_text())
     scored = [test for test in results["tests"] if "max_score" in test]
