@@ -9,7 +9,6 @@ workspaces) is a fresh temporary one: nothing from the machine's home leaks in.
 import json
 import os
 import secrets
-import signal
 import socket
 import subprocess
 import sys
@@ -17,6 +16,8 @@ import time
 import urllib.request
 from contextlib import contextmanager, suppress
 from pathlib import Path
+
+import psutil
 
 from exercise_kit.paths import ROOT
 
@@ -86,26 +87,30 @@ def jupyter_lab(root_dir: Path, home: Path, timeout: float = 60):
     ]  # fmt: skip
     env = {**os.environ, **write_jupyter_dirs(home)}
     log = open(home / "lab.log", "wb")
-    server = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    server = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
     base_url = f"http://127.0.0.1:{port}"
     try:
         wait_until_up(f"{base_url}/api/status?token={token}", server, timeout)
         yield base_url, token
     finally:
-        stop_process_group(server)
+        stop_server(server)
         log.close()
 
 
-def stop_process_group(process: subprocess.Popen) -> None:
-    """Stop the server and the kernels it started (they share its process group)."""
-    for sig, wait in ((signal.SIGTERM, 10), (signal.SIGKILL, None)):
-        with suppress(ProcessLookupError):
-            os.killpg(process.pid, sig)
-        try:
-            process.wait(wait)
-            return
-        except subprocess.TimeoutExpired:
-            pass
+def stop_server(server: subprocess.Popen) -> None:
+    """Stop the server and every kernel it started (kernels run in process groups of their own)."""
+    kernels = []
+    with suppress(psutil.NoSuchProcess):
+        kernels = psutil.Process(server.pid).children(recursive=True)
+    server.terminate()  # on SIGTERM the server shuts its kernels down itself
+    try:
+        server.wait(15)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait()
+    for kernel in kernels:
+        with suppress(psutil.NoSuchProcess):
+            kernel.kill()
 
 
 def wait_until_up(url: str, server: subprocess.Popen, timeout: float) -> None:
