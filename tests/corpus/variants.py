@@ -581,7 +581,7 @@ class TouchOnLoad:
 
 def zip_with_otter_log(path: Path) -> None:
     """The solution's export zip, with an ``.OTTER_LOG`` that Otter would dill-load."""
-    payload = pickle.dumps(TouchOnLoad(path.parent.parent / OTTER_LOG_MARKER))
+    payload = pickle.dumps(TouchOnLoad(path.absolute().parent.parent / OTTER_LOG_MARKER))
     path.write_bytes(zip_of({NOTEBOOK_NAME: notebook_bytes(read_clean(SOLUTION)), ".OTTER_LOG": payload}))
 
 
