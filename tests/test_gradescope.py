@@ -82,10 +82,11 @@ def test_students_see_the_public_checks_at_once_and_the_hidden_tests_as_the_conf
         lambda results: results["tests"][1].update(score="2"),
         lambda results: results["tests"][0].update(status="ok"),
         lambda results: results["tests"][1].pop("score"),
+        lambda results: results["tests"][1].pop("name"),
         lambda results: results.update(points=20),
         lambda results: results.pop("tests"),
     ],
-    ids=["unknown visibility", "score as text", "unknown status", "max_score without score", "unknown key", "no score at all"],
+    ids=["unknown visibility", "score as text", "unknown status", "max_score without score", "test without a name", "unknown key", "no score at all"],
 )
 def test_the_schema_rejects_what_gradescope_would_not_read(gradescope_results, break_results):
     results = copy.deepcopy(gradescope_results["solution"])
