@@ -30,6 +30,10 @@ def main(argv=None):
     canvas.add_argument("--out", type=Path, default=Path("canvas_grades.csv"))
     canvas.add_argument("--assignment", default="Exercise 6-3 (LSTM)", help="the assignment's column name in Canvas")
 
+    pdfs = jobs.add_parser("free-response", help="one PDF per submission with its Q7 answer, for grading by hand")
+    pdfs.add_argument("submissions", type=Path, help="folder of .ipynb files, export zips, or folders with one notebook each")
+    pdfs.add_argument("--out", type=Path, default=Path("free_response"), help="folder for the PDFs (default: %(default)s)")
+
     args = parser.parse_args(argv)
     if args.job == "build":
         from . import build
@@ -56,6 +60,12 @@ def main(argv=None):
             canvas.export(args.grades, args.roster, args.out, assignment=args.assignment)
         for warning in caught:
             print(f"warning: {warning.message}", file=sys.stderr)
+    elif args.job == "free-response":
+        from . import free_response
+
+        submissions = sorted(p for p in args.submissions.iterdir() if p.is_dir() or p.suffix in (".ipynb", ".zip"))
+        for pdf in free_response.write_pdfs(submissions, args.out):
+            print(pdf)
 
 
 if __name__ == "__main__":

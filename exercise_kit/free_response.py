@@ -86,18 +86,3 @@ def write_pdfs(submissions: list[Path], out_dir: Path, chromium: str | None = No
         browser.close()
     return pdfs
 
-
-def main(argv=None) -> None:
-    import argparse
-
-    parser = argparse.ArgumentParser(prog="python -m exercise_kit.free_response", description=__doc__.split("\n\n")[0])
-    parser.add_argument("submissions", type=Path, help="folder of .ipynb files, export zips, or folders with one notebook each")
-    parser.add_argument("--out", type=Path, default=Path("free_response"), help="folder for the PDFs (default: %(default)s)")
-    args = parser.parse_args(argv)
-    submissions = sorted(p for p in args.submissions.iterdir() if p.is_dir() or p.suffix in (".ipynb", ".zip"))
-    for pdf in write_pdfs(submissions, args.out):
-        print(pdf)
-
-
-if __name__ == "__main__":
-    main()
