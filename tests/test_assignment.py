@@ -62,14 +62,18 @@ def test_one_mistake_loses_only_the_points_aimed_at_it(otter_runs, name):
 # The committed build outputs ------------------------------------------------------------------
 
 
+BUILT_FOLDERS = [STUDENT_DIR, SOLUTION_DIR, AUTOGRADER_DIR]
+
+
 def committed_files():
-    """Every committed build output compared byte for byte (the solution is compared apart)."""
-    files = [STUDENT_DIR / NOTEBOOK_NAME, OTTER_CONFIG, *sorted(AUTOGRADER_DIR.iterdir())]
-    return [str(path.relative_to(ROOT)) for path in files]
+    """Every committed build output compared byte for byte (the solution notebook is compared apart)."""
+    files = [OTTER_CONFIG, *(path for folder in BUILT_FOLDERS for path in sorted(folder.iterdir()))]
+    return [str(path.relative_to(ROOT)) for path in files if path != SOLUTION_DIR / NOTEBOOK_NAME]
 
 
-def test_autograder_folder_holds_what_the_build_makes(built_kit):
-    assert sorted(p.name for p in (built_kit / "autograder").iterdir()) == sorted(p.name for p in AUTOGRADER_DIR.iterdir())
+@pytest.mark.parametrize("folder", [str(folder.relative_to(ROOT)) for folder in BUILT_FOLDERS])
+def test_committed_folder_holds_what_the_build_makes(built_kit, folder):
+    assert sorted(p.name for p in (built_kit / folder).iterdir()) == sorted(p.name for p in (ROOT / folder).iterdir())
 
 
 @pytest.mark.parametrize("path", committed_files())
