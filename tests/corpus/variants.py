@@ -1,8 +1,8 @@
 """The corpus: student submissions with known scores, made from the committed notebooks.
 
 Most submissions are the solution notebook (or the blank student template) with a few exact
-source edits. An edit must match exactly once in the whole notebook, so a change of the master
-notebook that breaks an edit fails loudly instead of silently grading something else. What cannot
+source edits. An edit must match exactly once in the notebook's code cells, so a change of the
+master notebook that breaks an edit fails loudly instead of silently grading something else. What cannot
 be written as edits (a zip with a malicious ``.OTTER_LOG``, a file that is not JSON, ...) is made
 by a small function. ``write_corpus(folder)`` writes every submission into ``folder``.
 
