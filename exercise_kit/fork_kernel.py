@@ -2,8 +2,9 @@
 
 Grading one submission spends most of its CPU time before the student's first line runs: the
 kernel imports TensorFlow (3-5 s) and Otter's init cell imports Otter (about 2 s). Here those
-imports happen once per batch, in the fork server; each grading child forks a *zygote* before it
-starts any thread, and Jupyter launches each kernel by asking the zygote to fork. Every kernel is
+imports happen once per batch, in the fork server (``kernel_preload``); each grading child forks a
+*zygote* before it starts any thread, and Jupyter launches each kernel by asking the zygote to
+fork. Every kernel is
 still a fresh process that never ran anyone else's code, and stays a descendant of its grading
 child, so the timeout, the memory cap and the final kill cover it.
 
@@ -20,7 +21,6 @@ from pathlib import Path
 
 from jupyter_client.provisioning import LocalProvisioner
 
-PRELOAD = ["tensorflow", "keras", "otter", "ipykernel.kernelapp"]
 PROVISIONER_NAME = "exercise-kit-fork"
 ZYGOTE_SOCKET = "EXERCISE_KIT_ZYGOTE_FD"  # the grading child's end of the socket to its zygote
 

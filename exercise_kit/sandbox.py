@@ -181,7 +181,7 @@ def read_results(path: Path):
 def _fork_context():
     """A fork server that imported Otter and TensorFlow once: each child starts with them loaded."""
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["exercise_kit.sandbox", "otter.run.run_autograder", "nbconvert.preprocessors", *fork_kernel.PRELOAD])
+    context.set_forkserver_preload(["exercise_kit.kernel_preload", "exercise_kit.sandbox", "otter.run.run_autograder", "nbconvert.preprocessors"])
     return context
 
 
@@ -283,13 +283,15 @@ def _status(outcome, otter_results, overrides, folder: Path, limits: Limits) -> 
         status = f"Memory limit: the grader and its kernel used more than {limits.memory_mb} MB"
     elif outcome == "crashed" or otter_results is None:
         status = f"Crashed: {_last_error(folder / 'grading.log')}"
+    elif not any(test.get("max_score") is not None for test in otter_results["tests"]):
+        status = "Completed; Otter's own grading failed, the clean check alone scored it"
     else:
         status = "Completed"
     if overrides:
         status += "; clean check overrode " + ", ".join(overrides)
     leftovers = int((folder / LEFTOVERS).read_text()) if (folder / LEFTOVERS).exists() else 0
     if leftovers:
-        status += f"; {leftovers} process{'es' if leftovers > 1 else ''} left running by the notebook were killed"
+        status += f"; {leftovers} process{'es were' if leftovers > 1 else ' was'} left running by the notebook and killed"
     return status
 
 

@@ -315,13 +315,12 @@ WRONG = [
         points(q1_data=0, q4_predictions=0),
     ),
     # Y says whether the last element (not the next) is 1. The model learns that other task, so
-    # the loss and the predictions on the real task fail too, and the gates of a cell trained for
-    # it show another mechanism: its forget gate, hidden state and cell candidate answer
-    # differently from the exercise's (measured).
+    # the loss and the predictions on the real task fail too, and the answers fail: they can only
+    # be checked against a cell that predicts the real sequence.
     Submission(
         "wrong-targets-off-by-one.ipynb",
         edited(SOLUTION, Replace("float((s - 10) % 5 == 0)", "float((s - 9) % 5 == 0)")),
-        points(q1_data=1, q3_training=0, q4_predictions=0, q6_forget_gate=0, q6_hidden_state=0, q6_cell_candidate=0),
+        points(q1_data=1, q3_training=0, q4_predictions=0, **{question: 0 for question in POINTS if question.startswith("q6_")}),
     ),
     Submission(
         "wrong-stopped-at-1e-3.ipynb",
@@ -365,8 +364,8 @@ gates = lstm_gates(cell, X)""",
         points(**{name.replace("answer_", "q6_"): 0 for name in WRONG_ANSWERS}),
     ),
     # Training skipped: the loss and the predictions fail. The answers describe a trained cell, so
-    # they must fail too; the untrained cell's hidden state does follow tanh of its (small) cell
-    # state and its cell state drifts one way, so two answer checks still pass.
+    # they fail too (an untrained cell's hidden state happens to follow tanh of its cell state, and
+    # its cell state drifts one way: the answer checks first require a cell that does the task).
     Submission(
         "wrong-not-trained.ipynb",
         edited(
@@ -377,7 +376,6 @@ gates = lstm_gates(cell, X)""",
             ),
         ),
         points(q3_training=0, q4_predictions=0, **{question: 0 for question in POINTS if question.startswith("q6_")}),
-        known_weakness="the answer checks accept an untrained cell: q6_hidden_state and q6_counting pass (2 points)",
     ),
     # Only Q1 done, the rest of the template left as it is.
     Submission(
@@ -388,9 +386,6 @@ gates = lstm_gates(cell, X)""",
                     "Y = np.array([[float((s - 10) % 5 == 0)] for s in range(5)], dtype=np.float32)"),
         ),
         {**ZERO, "q1_data": 2},
-        r"^Completed\b",  # today with "clean check overrode q1_data", from the same weakness
-        known_weakness="save_evidence stores what the template's mse_loss returns (None) as a pickled object array, "
-        "so the clean check can read no evidence at all and gives 0 everywhere (Otter gives q1_data 2)",
     ),
     # Answers that are right for the exercise's mechanism, but this cell learnt another one: the
     # answers it shows differently (forget gate, cell candidate, counting) fail the consistency part.
@@ -627,7 +622,7 @@ HOSTILE = [
         "hostile-leaves-child-process.ipynb",
         on_solution(f'import subprocess\n\nsubprocess.Popen(["sleep", "{LEFTOVER_SLEEP}"], start_new_session=True)'),
         POINTS,
-        r"^Completed; 1 process left running by the notebook w\w+ killed$",
+        r"^Completed; 1 process was left running by the notebook and killed$",
     ),
     Submission("hostile-raises-in-every-cell.ipynb", raise_in_every_cell, ZERO),
     Submission("hostile-otter-log.zip", zip_with_otter_log, POINTS),

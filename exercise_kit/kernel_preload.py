@@ -1,0 +1,19 @@
+"""Imported once by the fork server: what every forked kernel (``fork_kernel``) starts with.
+
+A kernel started the usual way makes IPython's debugger the standard one (``pdb.Pdb``) before it
+runs any cell, and ``doctest`` (which Otter's tests use) subclasses ``pdb.Pdb`` when it is
+imported. Here Otter, and so ``doctest``, is imported before any kernel starts, so the switch is
+made first, as the kernel would have it: otherwise every doctest fails in ``pdb``.
+"""
+
+import pdb
+
+from IPython.core.debugger import Pdb
+
+pdb.Pdb = Pdb
+
+import ipykernel.kernelapp  # noqa: E402,F401
+import keras  # noqa: E402,F401
+import matplotlib.pyplot  # noqa: E402,F401
+import otter  # noqa: E402,F401
+import tensorflow  # noqa: E402,F401
