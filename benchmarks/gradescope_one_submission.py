@@ -1,8 +1,9 @@
 """Grading time and peak memory of one submission run as Gradescope runs it, against its defaults.
 
 The autograder zip's own entry point grades the submission in a Gradescope-shaped folder
-(``exercise_kit.gradescope``). Memory is the resident memory of the grader and its kernel
-together, polled over the whole process tree. Gradescope's default container has half a CPU: the
+(``exercise_kit.gradescope``). Memory is that of the grader and its kernel together, polled over
+the whole process tree, both as summed RSS (each shared library counted in every process) and as
+summed PSS (each counted once, as a container's memory limit charges it). Gradescope's default container has half a CPU: the
 run gets that through a CPU quota (a cgroup with ``--cpus`` of CPU time, the way a container's CPU
 limit works) when this machine lets us make one, or else is pinned to one core (``taskset``), and
 the output says which.
@@ -19,9 +20,8 @@ import time
 from contextlib import suppress
 from pathlib import Path
 
-import psutil
-
 from exercise_kit import gradescope
+from exercise_kit.sandbox import memory_mb, process_tree
 from exercise_kit.paths import NOTEBOOK_NAME, SOLUTION_DIR
 
 GRADESCOPE_DEFAULTS = {"memory_mb": 768, "cpus": 0.5, "timeout_s": 600}
@@ -50,23 +50,6 @@ def cpu_quota_group(cpus: float) -> Path | None:
         return None
 
 
-def tree_memory_mb(root: psutil.Process) -> tuple[float, float]:
-    """Resident memory of the tree, and its anonymous part (resident less file-backed and shared).
-
-    The first counts library files that every process maps; a container's limit can reclaim
-    those pages, not the anonymous ones, so the truth lies between the two figures.
-    """
-    rss = anonymous = 0
-    for process in [root, *root.children(recursive=True)]:
-        try:
-            memory = process.memory_info()
-        except psutil.NoSuchProcess:
-            continue
-        rss += memory.rss
-        anonymous += memory.rss - memory.shared
-    return rss / 2**20, anonymous / 2**20
-
-
 def measure(submission: Path, cpus: float) -> dict:
     with tempfile.TemporaryDirectory(prefix="gradescope-") as tmp:
         gradescope.lay_out(Path(tmp), submission)
@@ -79,11 +62,11 @@ def measure(submission: Path, cpus: float) -> dict:
         else:
             os.sched_setaffinity(process.pid, {0})
             limit = "1 core (taskset; no cgroup could be made here)"
-        root, peak_mb, peak_anonymous_mb = psutil.Process(process.pid), 0.0, 0.0
+        peak_mb, peak_pss_mb = 0.0, 0.0
         try:
             while process.poll() is None:
-                rss_mb, anonymous_mb = tree_memory_mb(root)
-                peak_mb, peak_anonymous_mb = max(peak_mb, rss_mb), max(peak_anonymous_mb, anonymous_mb)
+                tree = process_tree(process.pid)
+                peak_mb, peak_pss_mb = max(peak_mb, memory_mb(tree, "rss")), max(peak_pss_mb, memory_mb(tree, "pss"))
                 time.sleep(POLL_SECONDS)
             seconds = time.monotonic() - start
         finally:  # also on Ctrl-C: no grader, kernel or cgroup left behind
@@ -101,7 +84,7 @@ def measure(submission: Path, cpus: float) -> dict:
         "seconds": seconds,
         "cpu_seconds": usage.ru_utime + usage.ru_stime,
         "peak_mb": peak_mb,
-        "peak_anonymous_mb": peak_anonymous_mb,
+        "peak_pss_mb": peak_pss_mb,
         "score": f"{sum(t['score'] for t in scored):g} / {sum(t['max_score'] for t in scored):g}",
     }
 
@@ -118,9 +101,10 @@ def main(argv=None) -> None:
     print(f"{'':24}{'measured':>12}{'Gradescope default':>22}")
     print(f"{'grading time (s)':24}{figures['seconds']:12.1f}{GRADESCOPE_DEFAULTS['timeout_s']:22}")
     print(f"{'CPU time (s)':24}{figures['cpu_seconds']:12.1f}")
-    print(f"{'peak resident (MB)':24}{figures['peak_mb']:12.0f}{GRADESCOPE_DEFAULTS['memory_mb']:22}")
-    print(f"{'  of which anonymous':24}{figures['peak_anonymous_mb']:12.0f}")
-    fits = figures["peak_mb"] <= GRADESCOPE_DEFAULTS["memory_mb"] and figures["seconds"] <= GRADESCOPE_DEFAULTS["timeout_s"]
+    print(f"{'peak, summed RSS (MB)':24}{figures['peak_mb']:12.0f}{GRADESCOPE_DEFAULTS['memory_mb']:22}")
+    print(f"{'peak, summed PSS (MB)':24}{figures['peak_pss_mb']:12.0f}{GRADESCOPE_DEFAULTS['memory_mb']:22}")
+    # A container's limit charges each library page once: the PSS sum is the closer estimate.
+    fits = figures["peak_pss_mb"] <= GRADESCOPE_DEFAULTS["memory_mb"] and figures["seconds"] <= GRADESCOPE_DEFAULTS["timeout_s"]
     print("fits Gradescope's defaults" if fits else "does NOT fit Gradescope's defaults: see docs/gradescope.md")
 
 

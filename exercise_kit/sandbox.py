@@ -194,11 +194,11 @@ def run_child(ag_dir: Path, log_path: Path, limits: Limits) -> tuple[str, float]
     deadline = time.monotonic() + limits.timeout
     outcome, peak_mb, last_pss = "finished", 0.0, 0.0
     while child.is_alive():
-        tree = _tree(child.pid)
+        tree = process_tree(child.pid)
         # RSS is cheap but counts the libraries shared by grader and kernel twice; PSS counts
         # them once but costs milliseconds a process: read it each second, or when RSS is over.
-        if _memory_mb(tree, "rss") > limits.memory_mb or time.monotonic() - last_pss > PSS_SECONDS:
-            peak_mb, last_pss = max(peak_mb, _memory_mb(tree, "pss")), time.monotonic()
+        if memory_mb(tree, "rss") > limits.memory_mb or time.monotonic() - last_pss > PSS_SECONDS:
+            peak_mb, last_pss = max(peak_mb, memory_mb(tree, "pss")), time.monotonic()
         if peak_mb > limits.memory_mb:
             outcome = "memory"
             break
@@ -216,7 +216,7 @@ def run_child(ag_dir: Path, log_path: Path, limits: Limits) -> tuple[str, float]
     return outcome, peak_mb
 
 
-def _tree(pid: int) -> list[psutil.Process]:
+def process_tree(pid: int) -> list[psutil.Process]:
     try:
         root = psutil.Process(pid)
         return [root, *root.children(recursive=True)]
@@ -224,7 +224,9 @@ def _tree(pid: int) -> list[psutil.Process]:
         return []
 
 
-def _memory_mb(processes: list[psutil.Process], kind: str) -> float:
+def memory_mb(processes: list[psutil.Process], kind: str) -> float:
+    """Memory of the processes together: "rss" (resident) or "pss" (shared pages divided among
+    the processes that map them, so the sum counts each library once, as a container's limit does)."""
     total = 0
     for process in processes:
         try:
