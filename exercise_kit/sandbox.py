@@ -1,8 +1,8 @@
 """Grade one submission with Otter's own runner, in a child process under limits.
 
-The worker that calls ``grade_submission`` stays clean: it unpacks and checks the submission as
-data, then forks a child (from a fork server that imported Otter once) which lays out a
-Gradescope-shaped folder and calls ``otter.run.run_autograder.main``. The worker enforces a
+The worker that calls ``grade_submission`` stays clean: it lays out a Gradescope-shaped folder,
+unpacks and checks the submission as data, then forks a child (from a fork server that imported
+Otter once) which calls ``otter.run.run_autograder.main``. The worker enforces a
 wall-clock timeout and a memory cap on the child's whole process tree (grader and kernel), kills
 every descendant when grading ends, and finally re-scores the evidence with ``verify``.
 """
@@ -46,7 +46,7 @@ _kit_lstm_checks.save_evidence(globals(), {probe!r}, {evidence!r})
 @dataclass(frozen=True)
 class Limits:
     timeout: float = 600.0  # seconds of wall clock for the whole submission
-    memory_mb: int = 2048  # resident memory of the grader and its kernel together
+    memory_mb: int = 2048  # memory (PSS) of the grader and its kernel together
     grade_from_log: bool = False  # deserialise the student's .OTTER_LOG (runs code from it)
 
 
@@ -65,7 +65,7 @@ def grade_submission(name: str, data: bytes, autograder: bytes, limits: Limits) 
         (ag_dir / "submission_metadata.json").write_text("{}")
         source = unpack_autograder(autograder, ag_dir / "source")
         checks, questions = verify.load_checks(source), verify.question_checks(source)
-        check_names = [name for question in questions.values() for name, _ in question]
+        check_names = [check for checks_of_question in questions.values() for check, _ in checks_of_question]
         config = json.loads((source / "otter_config.json").read_text())
 
         try:
@@ -86,14 +86,14 @@ def grade_submission(name: str, data: bytes, autograder: bytes, limits: Limits) 
         return _record(name, status, results, start, peak_mb)
 
 
-def failed_record(name: str, status: str, autograder: bytes, start=None) -> dict:
+def failed_record(name: str, status: str, autograder: bytes) -> dict:
     """The record of a submission that could not be graded: 0 on every question, and why."""
     with tempfile.TemporaryDirectory(prefix="exercise-kit-") as tmp:
         questions = verify.question_checks(unpack_autograder(autograder, Path(tmp) / "source"))
     reason = status.partition(": ")[2] or status
     verdicts = {name: reason for checks in questions.values() for name, _ in checks}
     results, _ = verify.rescore({"tests": []}, questions, verdicts)
-    return _record(name, status, results, start or time.monotonic(), 0.0)
+    return _record(name, status, results, time.monotonic(), 0.0)
 
 
 def unpack_autograder(autograder: bytes, folder: Path) -> Path:
