@@ -12,6 +12,7 @@ from IPython.core.debugger import Pdb
 
 pdb.Pdb = Pdb
 
+import ipykernel.ipkernel  # noqa: E402,F401  (the kernel class, with its debugger: 0.1 s a kernel)
 import ipykernel.kernelapp  # noqa: E402,F401
 import keras  # noqa: E402,F401
 import matplotlib.pyplot  # noqa: E402,F401
