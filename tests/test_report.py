@@ -14,22 +14,9 @@ from otter.test_files import GradingResults, abstract_test
 from otter.test_files.ok_test import OKTestFile
 from PIL import Image
 
+from corpus.variants import POINTS as QUESTIONS  # the auto-graded questions, in Otter's order, with their points
 from exercise_kit.report import load_records, write_report
 
-# The auto-graded questions in the order Otter lists them in results.json, with their points.
-QUESTIONS = {
-    "q1_data": 2,
-    "q2_model": 3,
-    "q3_training": 3,
-    "q4_predictions": 2,
-    "q5_gates": 4,
-    "q6_forget_gate": 1,
-    "q6_input_gate": 1,
-    "q6_output_gate": 1,
-    "q6_hidden_state": 1,
-    "q6_cell_candidate": 1,
-    "q6_counting": 1,
-}
 COLUMNS = ["file", *sorted(QUESTIONS), "total_points_earned", "percent_correct", "grading_status"]
 SCHEMA = json.loads((Path(__file__).parent.parent / "exercise_kit/schemas/gradescope_results.schema.json").read_text())
 TIMEOUT = "Timeout: grading took longer than 300 s"
