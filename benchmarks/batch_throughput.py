@@ -15,6 +15,7 @@ from pathlib import Path
 
 from exercise_kit.grade import grade_folder
 from exercise_kit.paths import AUTOGRADER_ZIP, NOTEBOOK_NAME, SOLUTION_DIR
+from exercise_kit.report import load_records
 
 GRADESCOPE_MEMORY_MB = 768
 
@@ -34,9 +35,7 @@ def main():
         start = time.perf_counter()
         grades = grade_folder(submissions, Path(tmp) / "kit", workers=args.workers)
         kit_seconds = time.perf_counter() - start
-        records = [
-            __import__("json").loads(p.read_text()) for p in sorted((Path(tmp) / "kit" / "submissions").glob("*/record.json"))
-        ]
+        records = load_records(Path(tmp) / "kit")
 
         start = time.perf_counter()
         for notebook in sorted(submissions.iterdir()):
