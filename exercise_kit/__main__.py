@@ -40,6 +40,11 @@ def main(argv=None):
 
         build.build()
     elif args.job == "grade":
+        if not args.scheduler:
+            from . import fork_server
+
+            fork_server.start()  # its imports overlap this process's own
+
         from . import grade
 
         grade.grade_folder(

@@ -69,7 +69,8 @@ def _become_kernel(connection_file: str, cwd: str, env: dict) -> None:
     from ipykernel.kernelapp import IPKernelApp
 
     try:
-        IPKernelApp.launch_instance(argv=["-f", connection_file])
+        # No input history: it is written to an SQLite file in the grader's home, from a thread.
+        IPKernelApp.launch_instance(argv=["-f", connection_file, "--HistoryManager.enabled=False"])
     finally:
         os._exit(0)
 

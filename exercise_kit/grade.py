@@ -18,7 +18,7 @@ from pathlib import Path
 import pandas as pd
 from tqdm import tqdm
 
-from . import report, sandbox
+from . import fork_server, report, sandbox
 from .paths import AUTOGRADER_ZIP, GRADING_CONFIG
 
 
@@ -81,6 +81,7 @@ def executor(workers: int, scheduler: str | None):
         with Client(scheduler) as client:  # closing it releases (cancels) what is unfinished
             yield (lambda fn, *args: client.submit(fn, *args, pure=False)), dask_completed
         return
+    fork_server.start()  # if the command line has not already
     with ThreadPoolExecutor(workers) as pool:
         try:
             yield pool.submit, as_completed

@@ -6,13 +6,19 @@ imported. Here Otter, and so ``doctest``, is imported before any kernel starts, 
 made first, as the kernel would have it: otherwise every doctest fails in ``pdb``.
 """
 
+import os
 import pdb
 
 from IPython.core.debugger import Pdb
 
 pdb.Pdb = Pdb
 
-import ipykernel.ipkernel  # noqa: E402,F401  (the kernel class, with its debugger: 0.1 s a kernel)
+# The kernel imports its debugger (debugpy, 0.1 s a kernel) at start. debugpy warns about Python's
+# frozen modules when imported; ipykernel's own kernelspec turns that check off the same way.
+os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
+
+import ipykernel.debugger  # noqa: E402,F401
+import ipykernel.ipkernel  # noqa: E402,F401
 import ipykernel.kernelapp  # noqa: E402,F401
 import keras  # noqa: E402,F401
 import matplotlib.pyplot  # noqa: E402,F401

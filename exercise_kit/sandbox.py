@@ -1,15 +1,14 @@
 """Grade one submission with Otter's own runner, in a child process under limits.
 
 The worker that calls ``grade_submission`` stays clean: it lays out a Gradescope-shaped folder,
-unpacks and checks the submission as data, then forks a child (from a fork server that imported
-Otter once) which calls ``otter.run.run_autograder.main``. The worker enforces a
+unpacks and checks the submission as data, then forks a child (from ``fork_server``, which imported
+Otter and TensorFlow once) which calls ``otter.run.run_autograder.main``. The worker enforces a
 wall-clock timeout and a memory cap on the child's whole process tree (grader and kernel), kills
 every descendant when grading ends, and finally re-scores the evidence with ``verify``.
 """
 
 import ctypes
 import json
-import multiprocessing
 import os
 import secrets
 import sys
@@ -18,7 +17,6 @@ import threading
 import time
 import zipfile
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 
 import jsonschema
@@ -26,7 +24,7 @@ import nbformat
 import numpy as np
 import psutil
 
-from . import fork_kernel, verify
+from . import fork_kernel, fork_server, verify
 
 MARKER = "EXERCISE_KIT_SUBMISSION"  # set in the child's environment, inherited by the kernel
 OTTER_LOG = ".OTTER_LOG"
@@ -121,7 +119,12 @@ def _record(name, status, results, start, peak_mb):
 
 
 def unpack_submission(name: str, data: bytes, folder: Path, assignment_name, limits: Limits) -> Path:
-    """Put the submission's notebook (and the files of its export zip) in ``folder``; check it."""
+    """Put the submission's notebook (and the files of its export zip) in ``folder``; check it.
+
+    The notebook is named after the assignment, as the student's copy was: its Otter init cell,
+    ``grader = otter.Notebook("<assignment>.ipynb")``, opens that file even while grading. Under
+    any other name that cell fails, and so does every ``grader.check`` cell after it.
+    """
     suffix = Path(name).suffix.lower()
     if suffix == ".ipynb":
         (folder / "submission.ipynb").write_bytes(data)
@@ -144,7 +147,7 @@ def unpack_submission(name: str, data: bytes, folder: Path, assignment_name, lim
     got = nb.metadata.get("otter", {}).get("assignment_name")
     if assignment_name and got != assignment_name:
         raise InvalidSubmission(f"the notebook is for assignment '{got}', not '{assignment_name}'")
-    return notebooks[0]
+    return notebooks[0].rename(folder / f"{assignment_name}.ipynb") if assignment_name else notebooks[0]
 
 
 def _unpack_zip(data: bytes, folder: Path) -> None:
@@ -179,18 +182,10 @@ def read_results(path: Path):
         return None
 
 
-@cache
-def _fork_context():
-    """A fork server that imported Otter and TensorFlow once: each child starts with them loaded."""
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["exercise_kit.kernel_preload", "exercise_kit.sandbox", "otter.run.run_autograder", "nbconvert.preprocessors"])
-    return context
-
-
 def run_child(ag_dir: Path, log_path: Path, limits: Limits) -> tuple[str, float]:
     """Run Otter in a child; return its outcome and the peak memory (MB) of its process tree."""
     marker = secrets.token_hex(8)
-    child = _fork_context().Process(target=_grade_in_child, args=(str(ag_dir), str(log_path), marker))
+    child = fork_server.context().Process(target=_grade_in_child, args=(str(ag_dir), str(log_path), marker))
     child.start()
     deadline = time.monotonic() + limits.timeout
     outcome, peak_mb, last_pss = "finished", 0.0, 0.0

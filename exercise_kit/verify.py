@@ -3,8 +3,13 @@
 Otter runs its tests in the same kernel as the student's code, so a submission can patch Otter and
 report any score. This module runs in the grading worker, which never executes or unpickles
 anything from a submission: it reads the evidence (``.npz`` arrays and JSON, no pickle) and
-``results.json`` as data, re-runs every hidden check of the autograder's own ``lstm_checks.py``,
-and the clean verdict is the one that counts.
+``results.json`` as data, and re-runs every hidden check of the autograder's own ``lstm_checks.py``.
+
+The clean check is a ceiling on Otter's score, never a floor. Otter grades each question in the
+kernel where its ``grader.check`` cell runs, as Gradescope does; the evidence is taken at the end of
+the notebook. A question scores the lower of the two, so a submission that fooled Otter loses what
+the evidence does not show, and a question that was still blank at its check cell is not rescued by
+code written after it. Where Otter gave no score, the clean check alone scores the question.
 """
 
 import importlib.util
@@ -55,19 +60,20 @@ def clean_verdicts(checks, evidence_path: Path, probe: dict, names) -> dict[str,
 
 
 def rescore(results: dict, questions: dict, verdicts: dict) -> tuple[dict, list[str]]:
-    """Replace each question's score in Otter's results by the clean one; list disagreements."""
+    """Cap each question's score in Otter's results by the clean one; list the questions capped."""
     otter_scores = {test["name"]: test.get("score") for test in results.get("tests", [])}
     notes, tests = [], [test for test in results.get("tests", []) if test.get("name") not in questions]
     for question, checks in questions.items():
         possible = sum(points for _, points in checks)
-        score = sum(points for name, points in checks if verdicts[name] is None)
+        clean = sum(points for name, points in checks if verdicts[name] is None)
         failures = [verdicts[name] for name, _ in checks if verdicts[name] is not None]
         otter_test = next((t for t in results.get("tests", []) if t.get("name") == question), {})
         output = otter_test.get("output", "")
         otter_score = otter_scores.get(question)
-        if otter_score is not None and float(otter_score) != score:
-            notes.append(f"{question} (Otter {otter_score:g}, clean {score:g})")
-            output = f"{output}\n\nThe kit's clean check gives {score:g} / {possible:g}: " + " ".join(failures)
+        score = clean if otter_score is None else min(clean, float(otter_score))
+        if otter_score is not None and float(otter_score) > clean:
+            notes.append(f"{question} (Otter {otter_score:g}, clean {clean:g})")
+            output = f"{output}\n\nThe kit's clean check gives {clean:g} / {possible:g}: " + " ".join(failures)
         elif otter_score is None and failures:
             output = (output + "\n\n" if output else "") + " ".join(failures)
         tests.append(

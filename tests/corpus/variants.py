@@ -499,24 +499,17 @@ for path in [*Path("tests").glob("*.py"), Path("lstm_checks.py")]:
 
 # The student's functions are the grader's own reference maths, imported from the grading folder
 # (only mse_loss is the student's).
-USE_GRADER_REFERENCE = """\
-import lstm_checks
-
-X, Y = (a.astype(np.float32) for a in lstm_checks.make_data())
-
-
-def forward(cell, output_layer, X):
-    weights = dict(zip(lstm_checks.WEIGHT_NAMES, cell.get_weights() + output_layer.get_weights()))
-    return lstm_checks.predict(weights, X)
-
-
-def mse_loss(y_true, y_pred):
-    return np.mean((y_true - y_pred) ** 2)
-
-
-def lstm_gates(cell, X):
-    return lstm_checks.lstm_trace(*cell.get_weights(), X)
-"""
+USE_GRADER_REFERENCE = [  # the grader's reference maths in the answer cells; only mse_loss is its own
+    Replace("X = ...\nY = ...", "import lstm_checks\n\nX, Y = (a.astype(np.float32) for a in lstm_checks.make_data())"),
+    Replace(
+        "def forward(cell, output_layer, X):\n    ...",
+        "def forward(cell, output_layer, X):\n"
+        "    weights = dict(zip(lstm_checks.WEIGHT_NAMES, cell.get_weights() + output_layer.get_weights()))\n"
+        "    return lstm_checks.predict(weights, X)",
+    ),
+    Replace("def mse_loss(y_true, y_pred):\n    ...", "def mse_loss(y_true, y_pred):\n    return np.mean((y_true - y_pred) ** 2)"),
+    Replace("def lstm_gates(cell, X):\n    ...", "def lstm_gates(cell, X):\n    return lstm_checks.lstm_trace(*cell.get_weights(), X)"),
+]
 
 UNBOUNDED_MEMORY = """\
 import time
@@ -529,7 +522,6 @@ while True:
 
 AFTER_TRAINING = 'print(f"{epochs} epochs, final loss'  # a line of the training cell
 TEMPLATE_IMPORTS = "import tensorflow as tf"
-LAST_ANSWER = "answer_counting = "
 
 
 def on_template(source: str, after: str = TEMPLATE_IMPORTS) -> Callable[[Path], None]:
@@ -603,7 +595,7 @@ HOSTILE = [
     Submission("hostile-reads-hidden-tests.ipynb", on_template(READ_HIDDEN_TESTS), ZERO),
     Submission(
         "hostile-uses-grader-reference.ipynb",
-        on_template(USE_GRADER_REFERENCE, after=LAST_ANSWER),
+        edited(TEMPLATE, *USE_GRADER_REFERENCE),
         {**ZERO, "q2_model": 1},
         known_weakness="lstm_checks.py, with the reference maths, is importable from the student's kernel: "
         "q1_data, forward and q5_gates pass on the grader's own code (8 points)",
