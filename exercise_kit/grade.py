@@ -66,7 +66,7 @@ def grade_folder(
                 except Exception as error:  # the grader itself failed: record it, carry on
                     record = sandbox.failed_record(name, f"Grader error: {type(error).__name__}: {error}", autograder_bytes)
                 records[name] = {**record, "key": key}
-                report.write_report(list(records.values()), out, show_hidden=show_hidden)
+                report.write_report(list(records.values()), out, show_hidden=show_hidden, changed={name})
     finally:  # also on Ctrl-C: the report covers exactly what finished
         grades = report.write_report(list(records.values()), out, show_hidden=show_hidden)
     return grades

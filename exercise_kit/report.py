@@ -16,10 +16,11 @@ A record is one submission's outcome, as the grader makes it::
     {"file": "alice.ipynb", "key": "<sha256>", "grading_status": "Completed",
      "results": {"tests": [...]}, "seconds": 11.3, "peak_memory_mb": 790.2}
 
-The grader calls ``write_report`` again after each finished submission. Every file is replaced in
-one step (``os.replace``), per-submission files first and ``final_grades.csv`` last, so a run killed
-at any moment leaves complete files that agree with each other; files whose content did not change
-are left alone, which keeps these repeated calls cheap. The same records give the same bytes.
+The grader calls ``write_report`` again after each finished submission, naming it in ``changed`` so
+that only its own files and the batch's are written (a class of hundreds is not rewritten each
+time). Every file is replaced in one step (``os.replace``), per-submission files first and
+``final_grades.csv`` last, so a run killed at any moment leaves complete files that agree with each
+other; files whose content did not change are left alone. The same records give the same bytes.
 """
 
 import io
@@ -44,12 +45,15 @@ from otter.grade.utils import (
 COMPLETED = "Completed"
 
 
-def write_report(records: list[dict], out: Path, *, show_hidden: bool = False) -> pd.DataFrame:
-    """Write every output of the batch for ``records`` into ``out``; return the final grades table."""
+def write_report(records: list[dict], out: Path, *, show_hidden: bool = False, changed=None) -> pd.DataFrame:
+    """Write the outputs of the batch for ``records`` into ``out``; return the final grades table.
+
+    ``changed``: the files whose per-submission outputs are to be written (default: every file).
+    """
     out = Path(out)
     records = sorted(records, key=lambda record: record["file"])
     max_scores = question_max_scores(records)
-    for record in records:
+    for record in records if changed is None else [record for record in records if record["file"] in changed]:
         folder = out / "submissions" / submission_folder_name(record["file"])
         write_atomic(folder / "record.json", json_bytes(record))
         write_atomic(folder / "results.json", json_bytes(record["results"]))

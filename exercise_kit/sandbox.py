@@ -30,11 +30,13 @@ MARKER = "EXERCISE_KIT_SUBMISSION"  # set in the child's environment, inherited 
 OTTER_LOG = ".OTTER_LOG"
 MAX_UNPACKED_BYTES = 200 * 2**20  # a bigger export zip is not a notebook submission
 POLL_SECONDS = 0.1
-PSS_SECONDS = 1.0
+SCAN_SECONDS = 1.0
 STOP = threading.Event()  # set by the batch grader on Ctrl-C: children are killed at once
 LEFTOVERS = "leftover_processes"  # written by the child: how many it had to kill
 PR_SET_CHILD_SUBREAPER = 36
-RESULTS_SCHEMA = json.loads((Path(__file__).parent / "schemas" / "gradescope_results.schema.json").read_text())
+RESULTS_VALIDATOR = jsonschema.Draft202012Validator(
+    json.loads((Path(__file__).parent / "schemas" / "gradescope_results.schema.json").read_text())
+)
 EVIDENCE_CELL = """\
 # Added by the grader: save the evidence for the kit's clean check.
 import lstm_checks as _kit_lstm_checks
@@ -176,7 +178,7 @@ def read_results(path: Path):
     """Otter's results.json as data, or None when it is missing or not Gradescope's format."""
     try:
         results = json.loads(path.read_text())
-        jsonschema.validate(results, RESULTS_SCHEMA)
+        RESULTS_VALIDATOR.validate(results)
         return results
     except (OSError, ValueError, jsonschema.ValidationError):
         return None
@@ -188,13 +190,16 @@ def run_child(ag_dir: Path, log_path: Path, limits: Limits) -> tuple[str, float]
     child = fork_server.context().Process(target=_grade_in_child, args=(str(ag_dir), str(log_path), marker))
     child.start()
     deadline = time.monotonic() + limits.timeout
-    outcome, peak_mb, last_pss = "finished", 0.0, 0.0
+    outcome, peak_mb, last_scan, tree = "finished", 0.0, 0.0, []
     while child.is_alive():
-        tree = process_tree(child.pid)
-        # RSS is cheap but counts the libraries shared by grader and kernel twice; PSS counts
-        # them once but costs milliseconds a process: read it each second, or when RSS is over.
-        if memory_mb(tree, "rss") > limits.memory_mb or time.monotonic() - last_pss > PSS_SECONDS:
-            peak_mb, last_pss = max(peak_mb, memory_mb(tree, "pss")), time.monotonic()
+        # Each second, find the tree anew (a scan of every process) and read its PSS, which counts
+        # the libraries shared by grader and kernel once but costs milliseconds a process. In
+        # between, the RSS of the processes known is cheap; over the cap, PSS decides at once.
+        if time.monotonic() - last_scan > SCAN_SECONDS:
+            tree, last_scan = process_tree(child.pid), time.monotonic()
+            peak_mb = max(peak_mb, memory_mb(tree, "pss"))
+        elif memory_mb(tree, "rss") > limits.memory_mb:
+            peak_mb = max(peak_mb, memory_mb(process_tree(child.pid), "pss"))
         if peak_mb > limits.memory_mb:
             outcome = "memory"
             break

@@ -202,19 +202,22 @@ def test_report_is_byte_identical_when_written_twice(tmp_path, out):
     assert files_in(tmp_path) == files_in(out)
 
 
-def test_report_rewritten_after_each_submission_is_complete_each_time(tmp_path):
+def test_report_written_after_each_submission_is_complete_each_time(tmp_path):
+    """As the grader writes it: after each submission, that submission's files and the batch's."""
     for done in range(1, len(RECORDS) + 1):
-        write_report(RECORDS[:done], tmp_path)
-        assert len(pd.read_csv(tmp_path / "final_grades.csv")) == done + 1
-        assert sorted(path.name for path in (tmp_path / "submissions").iterdir()) == sorted(r["file"] for r in RECORDS[:done])
+        write_report(RECORDS[:done], tmp_path / "batch", changed={RECORDS[done - 1]["file"]})
+        assert len(pd.read_csv(tmp_path / "batch" / "final_grades.csv")) == done + 1
+        assert sorted(path.name for path in (tmp_path / "batch" / "submissions").iterdir()) == sorted(r["file"] for r in RECORDS[:done])
     assert not [path for path in tmp_path.rglob("*") if path.name.endswith(".tmp")]
-    assert files_in(tmp_path).keys() == {
+    assert files_in(tmp_path / "batch").keys() == {
         "final_grades.csv",
         *(f"submissions/{r['file']}/{name}" for r in RECORDS for name in ["feedback.md", "record.json", "results.json"]),
         "summary/pass_rates.csv",
         "summary/score_histogram.png",
         "summary/summary.md",
     }
+    write_report(RECORDS, tmp_path / "at-once")
+    assert files_in(tmp_path / "batch") == files_in(tmp_path / "at-once")
 
 
 def test_load_records_gives_back_the_records_for_resuming(out, tmp_path):
