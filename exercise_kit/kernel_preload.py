@@ -16,8 +16,6 @@ pdb.Pdb = Pdb
 # The kernel imports its debugger (debugpy, 0.1 s a kernel) at start. debugpy warns about Python's
 # frozen modules when imported; ipykernel's own kernelspec turns that check off the same way.
 os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
-# TensorFlow's notices (oneDNN, CPU features) would land on the grade command's terminal.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
 
 import ipykernel.debugger  # noqa: E402,F401
 import ipykernel.ipkernel  # noqa: E402,F401
