@@ -22,5 +22,10 @@ import ipykernel.ipkernel  # noqa: E402,F401
 import ipykernel.kernelapp  # noqa: E402,F401
 import keras  # noqa: E402,F401
 import matplotlib.pyplot  # noqa: E402,F401
+import nbformat  # noqa: E402
 import otter  # noqa: E402,F401
 import tensorflow  # noqa: E402,F401
+
+# Otter's runner and the notebook's init cell each read the notebook, and nbformat compiles its
+# JSON-schema validator (60 ms) the first time: once here instead, for every grader and kernel.
+nbformat.validator.get_validator(version=4, version_minor=nbformat.current_nbformat_minor)
