@@ -8,6 +8,7 @@ every descendant when grading ends, and finally re-scores the evidence with ``ve
 """
 
 import ctypes
+import io
 import json
 import os
 import secrets
@@ -72,7 +73,7 @@ def grade_submission(name: str, data: bytes, autograder: bytes, limits: Limits) 
         try:
             notebook = unpack_submission(name, data, ag_dir / "submission", config.get("assignment_name"), limits)
         except InvalidSubmission as reason:
-            return failed_record(name, f"Invalid submission: {reason}", autograder)
+            return _failed_record(name, f"Invalid submission: {reason}", questions)
 
         probe = checks.random_probe(np.random.default_rng(secrets.randbits(64)))
         probe_path, evidence_path = evidence_dir / "probe.npz", evidence_dir / "evidence.npz"
@@ -90,7 +91,10 @@ def grade_submission(name: str, data: bytes, autograder: bytes, limits: Limits) 
 def failed_record(name: str, status: str, autograder: bytes) -> dict:
     """The record of a submission that could not be graded: 0 on every question, and why."""
     with tempfile.TemporaryDirectory(prefix="exercise-kit-") as tmp:
-        questions = verify.question_checks(unpack_autograder(autograder, Path(tmp) / "source"))
+        return _failed_record(name, status, verify.question_checks(unpack_autograder(autograder, Path(tmp) / "source")))
+
+
+def _failed_record(name: str, status: str, questions: dict) -> dict:
     reason = status.partition(": ")[2] or status
     verdicts = {name: reason for checks in questions.values() for name, _ in checks}
     results, _ = verify.rescore({"tests": []}, questions, verdicts)
@@ -99,15 +103,9 @@ def failed_record(name: str, status: str, autograder: bytes) -> dict:
 
 def unpack_autograder(autograder: bytes, folder: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
-    with zipfile.ZipFile(_bytes_file(folder.parent, "autograder.zip", autograder)) as zf:
+    with zipfile.ZipFile(io.BytesIO(autograder)) as zf:
         zf.extractall(folder)
     return folder
-
-
-def _bytes_file(folder, name, data: bytes) -> Path:
-    path = Path(folder) / name
-    path.write_bytes(data)
-    return path
 
 
 def _record(name, status, results, start, peak_mb):
@@ -154,7 +152,7 @@ def unpack_submission(name: str, data: bytes, folder: Path, assignment_name, lim
 
 def _unpack_zip(data: bytes, folder: Path) -> None:
     try:
-        with zipfile.ZipFile(_bytes_file(folder.parent, "submission.zip", data)) as zf:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
             members = zf.infolist()
             if not members:
                 raise InvalidSubmission("the zip is empty")
@@ -163,8 +161,6 @@ def _unpack_zip(data: bytes, folder: Path) -> None:
             zf.extractall(folder)  # zipfile drops absolute paths and '..' from member names
     except zipfile.BadZipFile as error:
         raise InvalidSubmission(f"the zip is corrupt ({error})")
-    finally:
-        (folder.parent / "submission.zip").unlink()
 
 
 def add_evidence_cell(notebook: Path, probe_path: Path, evidence_path: Path) -> None:
@@ -231,12 +227,8 @@ def memory_mb(processes: list[psutil.Process], kind: str) -> float:
     total = 0
     for process in processes:
         try:
-            if kind == "rss":
-                total += process.memory_info().rss
-            else:
-                with open(f"/proc/{process.pid}/smaps_rollup") as rollup:
-                    total += 1024 * next(int(line.split()[1]) for line in rollup if line.startswith("Pss:"))
-        except (psutil.NoSuchProcess, FileNotFoundError, ProcessLookupError, StopIteration):
+            total += process.memory_info().rss if kind == "rss" else process.memory_full_info().pss
+        except psutil.NoSuchProcess:
             pass
     return total / 2**20
 
