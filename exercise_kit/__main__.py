@@ -22,7 +22,8 @@ def main(argv=None):
     grade.add_argument("--timeout", type=float, help="seconds per submission (default: from the kit's config)")
     grade.add_argument("--memory-mb", type=int, help="memory cap per submission, grader and kernel together")
     grade.add_argument("--scheduler", help="address of a Dask scheduler to send the work to")
-    grade.add_argument("--grade-from-log", action="store_true", help="trust and deserialise the students' .OTTER_LOG files")
+    grade.add_argument("--grade-from-log", action="store_true", help="keep the students' .OTTER_LOG files in their folders")
+    grade.add_argument("--no-sandbox", action="store_true", help="run kernels unconfined, as the grading user (every row's status says so)")
 
     canvas = jobs.add_parser("canvas", help="write a Canvas gradebook CSV from final_grades.csv and a roster")
     canvas.add_argument("grades", type=Path, help="final_grades.csv written by the grade job")
@@ -45,18 +46,22 @@ def main(argv=None):
 
             fork_server.start()  # its imports overlap this process's own
 
-        from . import grade
+        from . import grade, sandbox
 
-        grade.grade_folder(
-            args.submissions,
-            args.out,
-            autograder=args.autograder,
-            workers=args.workers,
-            timeout=args.timeout,
-            memory_mb=args.memory_mb,
-            scheduler=args.scheduler,
-            grade_from_log=args.grade_from_log,
-        )
+        try:
+            grade.grade_folder(
+                args.submissions,
+                args.out,
+                autograder=args.autograder,
+                workers=args.workers,
+                timeout=args.timeout,
+                memory_mb=args.memory_mb,
+                scheduler=args.scheduler,
+                grade_from_log=args.grade_from_log,
+                sandboxed=not args.no_sandbox,
+            )
+        except sandbox.SandboxUnavailable as reason:
+            parser.exit(2, f"Nothing was graded: {reason}\n")
     elif args.job == "canvas":
         from . import canvas
 

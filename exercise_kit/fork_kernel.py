@@ -6,7 +6,9 @@ imports happen once per batch, in the fork server (``kernel_preload``); each gra
 *zygote* before it starts any thread, and Jupyter launches each kernel by asking the zygote to
 fork. Every kernel is
 still a fresh process that never ran anyone else's code, and stays a descendant of its grading
-child, so the timeout, the memory cap and the final kill cover it.
+child, so the timeout, the memory cap and the final kill cover it. When grading is sandboxed, the
+kernel confines itself (``confine``) right after the fork, before it runs a line of the notebook,
+and starts with an environment of a few known variables, not the grader's.
 
 Jupyter is pointed at it the documented way: a ``python3`` kernelspec (first on ``JUPYTER_PATH``)
 whose metadata names the ``exercise-kit-fork`` kernel provisioner (an entry point of this package).
@@ -21,17 +23,26 @@ from pathlib import Path
 
 from jupyter_client.provisioning import LocalProvisioner
 
+from . import confine
+
 PROVISIONER_NAME = "exercise-kit-fork"
 ZYGOTE_SOCKET = "EXERCISE_KIT_ZYGOTE_FD"  # the grading child's end of the socket to its zygote
 
 
-def install(jupyter_dir: Path) -> int:
-    """In the grading child: fork the zygote, make ``python3`` kernels come from it; its pid."""
+# What a kernel's environment keeps of the grading child's: nothing that names the grader's files.
+KERNEL_ENVIRONMENT = ("PATH", "LANG", "LC_ALL", "MPLBACKEND", "OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "TF_CPP_MIN_LOG_LEVEL", "PYDEVD_DISABLE_FILE_VALIDATION", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "EXERCISE_KIT_SUBMISSION")
+
+
+def install(jupyter_dir: Path, confine_hide: list[Path] | None = None) -> int:
+    """In the grading child: fork the zygote, make ``python3`` kernels come from it; its pid.
+
+    ``confine_hide``: confine every kernel, with these folders hidden from it; None: do not.
+    """
     ours, theirs = socket.socketpair()
     zygote = os.fork()
     if zygote == 0:
         ours.close()
-        _serve(theirs)
+        _serve(theirs, confine_hide)
     theirs.close()
     os.environ[ZYGOTE_SOCKET] = str(ours.detach())
     spec_dir = jupyter_dir / "kernels" / "python3"
@@ -47,7 +58,7 @@ def install(jupyter_dir: Path) -> int:
     return zygote
 
 
-def _serve(connection: socket.socket) -> None:
+def _serve(connection: socket.socket, confine_hide: list[Path] | None) -> None:
     """The zygote: fork one kernel per request until the grading child goes away."""
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # kernels are reaped as they exit
     requests = connection.makefile("r")
@@ -56,19 +67,22 @@ def _serve(connection: socket.socket) -> None:
         pid = os.fork()
         if pid == 0:
             connection.close()
-            _become_kernel(**request)
+            _become_kernel(**request, confine_hide=confine_hide)
         connection.sendall(f"{pid}\n".encode())
     os._exit(0)
 
 
-def _become_kernel(connection_file: str, cwd: str, env: dict) -> None:
+def _become_kernel(connection_file: str, cwd: str, env: dict, confine_hide: list[Path] | None) -> None:
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     os.chdir(cwd)
     os.environ.clear()
-    os.environ.update(env)
+    os.environ.update({name: value for name, value in env.items() if name in KERNEL_ENVIRONMENT or name.startswith("JPY_")})
+    os.environ.update(HOME=cwd, TMPDIR="/tmp" if confine_hide is not None else cwd)
     from ipykernel.kernelapp import IPKernelApp
 
     try:
+        if confine_hide is not None:
+            confine.confine(Path(cwd), hide=confine_hide)
         # No input history: it is written to an SQLite file in the grader's home, from a thread.
         IPKernelApp.launch_instance(argv=["-f", connection_file, "--HistoryManager.enabled=False"])
     finally:

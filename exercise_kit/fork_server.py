@@ -13,7 +13,7 @@ from functools import cache
 
 # "__main__" as multiprocessing's default has it: a script that uses the kit (a benchmark, say) is
 # imported once here, not again in every child.
-PRELOAD = ["__main__", "exercise_kit.kernel_preload", "exercise_kit.sandbox", "otter.run.run_autograder", "nbconvert.preprocessors"]
+PRELOAD = ["__main__", "exercise_kit.kernel_preload", "exercise_kit.sandbox", "nbclient", "jupyter_client.manager"]
 
 
 @cache

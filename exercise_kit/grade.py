@@ -32,14 +32,22 @@ def grade_folder(
     memory_mb: int | None = None,
     scheduler: str | None = None,
     grade_from_log: bool = False,
+    sandboxed: bool = True,
 ) -> pd.DataFrame:
-    """Grade every file in ``submissions`` into ``out``; return the final grades table."""
+    """Grade every file in ``submissions`` into ``out``; return the final grades table.
+
+    Raises ``sandbox.SandboxUnavailable`` before grading anything when kernels are to be
+    sandboxed (the default) and this machine cannot.
+    """
     config = json.loads(GRADING_CONFIG.read_text())
     limits = sandbox.Limits(
         timeout=timeout or config["timeout_seconds"],
         memory_mb=memory_mb or config["memory_mb"],
         grade_from_log=grade_from_log,
+        sandbox=sandboxed,
     )
+    if not scheduler:  # a Dask worker checks its own machine, per submission
+        sandbox.check_sandbox(limits)
     workers = workers or config["workers"] or os.cpu_count()
     autograder_bytes = Path(autograder).read_bytes()
     with zipfile.ZipFile(autograder) as zf:

@@ -6,7 +6,6 @@ mistake loses exactly the points aimed at it, and no hostile submission gets poi
 earn. docs/hostile-cases.md explains each hostile case.
 """
 
-import json
 import re
 
 import psutil
@@ -52,7 +51,7 @@ def test_points_per_question(corpus_grades, submission):
 
 @pytest.mark.parametrize("submission", variants.CORPUS, ids=lambda submission: submission.name)
 def test_grading_status(corpus_grades, submission):
-    """Honest work completes with Otter and the clean check agreeing; hostile input says what happened."""
+    """Honest work completes; hostile or broken input says what happened."""
     status = corpus_grades.loc[submission.name, "grading_status"]
     assert re.search(submission.status, status), f"{submission.name}: {status!r} does not match {submission.status!r}"
 
@@ -67,17 +66,6 @@ def test_every_submission_is_graded_and_has_results(corpus_batch):
     assert sorted(grades.index.drop("points-per-question")) == sorted(s.name for s in variants.CORPUS)
     for submission in variants.CORPUS:
         assert (batch / "graded" / "submissions" / submission.name / "results.json").is_file()
-
-
-def test_otter_itself_graded_what_ran_to_the_end(corpus_batch):
-    """The clean check backs Otter up, it does not replace it: Otter's own grading must have worked."""
-    _, batch = corpus_batch
-    failed = []
-    for submission in variants.CORPUS:
-        if submission.status in (variants.COMPLETED, variants.FOOLED_OTTER):
-            results = json.loads((batch / "graded" / "submissions" / submission.name / "results.json").read_text())
-            failed += [submission.name for test in results["tests"] if test["name"] == "Autograder Failed"]
-    assert not failed, f"Otter produced no results for {failed}"
 
 
 def test_otter_log_payload_never_ran(corpus_batch):

@@ -41,7 +41,6 @@ ZERO = dict.fromkeys(POINTS, 0)
 OTTER_LOG_MARKER = "otter-log-payload-ran"  # made next to the corpus folder if the payload ever runs
 LEFTOVER_SLEEP = "31337"  # the `sleep` that the child-process case leaves running
 COMPLETED = r"^Completed$"
-FOOLED_OTTER = r"^Completed; clean check overrode "  # Otter's in-kernel score was faked, the clean one counts
 INVALID = r"^Invalid submission: "
 
 
@@ -338,7 +337,8 @@ WRONG = [
         ),
         points(q4_predictions=0),
     ),
-    # The table of the trained cell, returned whatever the weights and inputs.
+    # The table of the trained cell, returned whatever the weights and inputs: the grader calls
+    # lstm_gates on the trained cell with other inputs than X, and on other weights.
     Submission(
         "wrong-gate-table-hard-coded.ipynb",
         edited(
@@ -356,7 +356,7 @@ def lstm_gates(cell, X):
 gates = lstm_gates(cell, X)""",
             ),
         ),
-        points(q5_gates=2),
+        points(q5_gates=0),
     ),
     Submission(
         "wrong-answers.ipynb",
@@ -585,27 +585,24 @@ def corrupt_zip(path: Path) -> None:
 
 HOSTILE = [
     Submission("hostile-prints-all-passed.ipynb", on_template(PRINT_ALL_PASSED), ZERO),
-    Submission("hostile-patches-test-run.ipynb", on_template(PATCH_TEST_RUN), ZERO, FOOLED_OTTER),
-    Submission("hostile-patches-checker.ipynb", on_template(PATCH_CHECKER), ZERO, FOOLED_OTTER),
-    Submission("hostile-patches-grading-results.ipynb", on_template(PATCH_GRADING_RESULTS), ZERO, FOOLED_OTTER),
-    Submission("hostile-rewrites-results-pickle.ipynb", on_template(REWRITE_RESULTS_PICKLE), ZERO, FOOLED_OTTER),
-    Submission("hostile-edits-tests.ipynb", on_template(EDIT_TESTS), ZERO, FOOLED_OTTER),
-    # on the solution: the clean check needs none of the test files in the grading folder
-    Submission("hostile-deletes-tests.ipynb", on_solution(DELETE_TESTS), POINTS, r"^Completed\b"),
+    # Otter's in-kernel scores count for nothing: patching Otter changes nothing.
+    Submission("hostile-patches-test-run.ipynb", on_template(PATCH_TEST_RUN), ZERO),
+    Submission("hostile-patches-checker.ipynb", on_template(PATCH_CHECKER), ZERO),
+    Submission("hostile-patches-grading-results.ipynb", on_template(PATCH_GRADING_RESULTS), ZERO),
+    Submission("hostile-rewrites-results-pickle.ipynb", on_template(REWRITE_RESULTS_PICKLE), ZERO),
+    # The kernel's folder holds no tests and no checks: these find nothing to edit, delete or read.
+    Submission("hostile-edits-tests.ipynb", on_template(EDIT_TESTS), ZERO),
+    Submission("hostile-deletes-tests.ipynb", on_solution(DELETE_TESTS), POINTS),
     Submission("hostile-reads-hidden-tests.ipynb", on_template(READ_HIDDEN_TESTS), ZERO),
-    Submission(
-        "hostile-uses-grader-reference.ipynb",
-        edited(TEMPLATE, *USE_GRADER_REFERENCE),
-        {**ZERO, "q2_model": 1},
-        known_weakness="lstm_checks.py, with the reference maths, is importable from the student's kernel: "
-        "q1_data, forward and q5_gates pass on the grader's own code (8 points)",
-    ),
+    # ... nor can it import the grader's reference: only its own mse_loss counts.
+    Submission("hostile-uses-grader-reference.ipynb", edited(TEMPLATE, *USE_GRADER_REFERENCE), {**ZERO, "q2_model": 1}),
     Submission("hostile-sys-exit.ipynb", on_solution('import sys\n\nsys.exit("done")'), POINTS),
-    Submission("hostile-os-exit.ipynb", on_solution("import os\n\nos._exit(0)"), ZERO, r"^Crashed: .*DeadKernelError"),
+    # The kernel dies right after training: the questions checked before keep their points.
+    Submission("hostile-os-exit.ipynb", on_solution("import os\n\nos._exit(0)"), {**ZERO, "q1_data": 2, "q2_model": 3}, r"^Crashed: .*DeadKernelError"),
     Submission(
         "hostile-kills-kernel.ipynb",
         on_solution("import os\nimport signal\n\nos.kill(os.getpid(), signal.SIGKILL)"),
-        ZERO,
+        {**ZERO, "q1_data": 2, "q2_model": 3},
         r"^Crashed: .*DeadKernelError",
     ),
     Submission("hostile-endless-loop.ipynb", on_template("while True:\n    pass"), ZERO, r"^Timeout: "),

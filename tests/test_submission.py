@@ -13,7 +13,7 @@ import zipfile
 import nbformat
 import pytest
 
-from exercise_kit import sandbox
+from exercise_kit import submission
 from exercise_kit.paths import AUTOGRADER_ZIP, NOTEBOOK_NAME, SOLUTION_DIR
 
 SOLUTION = (SOLUTION_DIR / NOTEBOOK_NAME).read_bytes()
@@ -33,7 +33,7 @@ def test_the_init_cell_opens_the_notebook_named_after_the_assignment(assignment_
 
 @pytest.mark.parametrize("file", ["alice.ipynb", "Alice Smith - exercise-6-3-lstm (2).ipynb", NOTEBOOK_NAME])
 def test_a_notebook_is_graded_under_the_assignments_notebook_name(tmp_path, assignment_name, file):
-    notebook = sandbox.unpack_submission(file, SOLUTION, tmp_path, assignment_name, sandbox.Limits())
+    notebook = submission.unpack_submission(file, SOLUTION, tmp_path, assignment_name)
     assert notebook == tmp_path / NOTEBOOK_NAME
     assert [path.name for path in tmp_path.iterdir()] == [NOTEBOOK_NAME]
     assert notebook.read_bytes() == SOLUTION
@@ -44,6 +44,6 @@ def test_an_export_zip_keeps_its_files_and_its_notebook_gets_the_assignments_nam
     with zipfile.ZipFile(archive, "w") as zf:
         zf.writestr("renamed by the student.ipynb", SOLUTION)
         zf.writestr("data.csv", "x,y\n")
-    notebook = sandbox.unpack_submission("bob.zip", archive.getvalue(), tmp_path, assignment_name, sandbox.Limits())
+    notebook = submission.unpack_submission("bob.zip", archive.getvalue(), tmp_path, assignment_name)
     assert notebook == tmp_path / NOTEBOOK_NAME
     assert sorted(path.name for path in tmp_path.iterdir()) == ["data.csv", NOTEBOOK_NAME]

@@ -1,0 +1,154 @@
+"""What the grader asks a student's kernel for: plain values, computed by the student's own code.
+
+The grader sends this file's source into the kernel when a question's ``grader.check`` cell has
+run, with a request naming the values that question needs and, only then, the random weights and
+inputs to call the student's functions on. ``report`` answers with one display message of plain
+arrays (float64 bytes, hex) and strings. This file holds no reference maths and no expected
+answer: whatever student code patches in its kernel, it can only change the values its own code
+returns, and every value is checked outside the kernel (``lstm_checks.py``).
+"""
+
+import numpy as np
+
+MIME_TYPE = "application/vnd.exercise-kit.values+json"
+WEIGHT_NAMES = ("kernel", "recurrent_kernel", "bias", "dense_kernel", "dense_bias")
+GATE_NAMES = ("input", "forget", "candidate", "output", "cell", "hidden")
+MAX_ELEMENTS = 10_000  # no value of this exercise is bigger: a bigger one is not the student's answer
+MAX_TEXT = 1_000
+
+
+class _Namespace(dict):
+    """The notebook's globals, with a student-readable error for a missing name."""
+
+    def __missing__(self, name):
+        raise NameError(f"'{name}' is not defined in the notebook")
+
+
+def _keras_model(weights):
+    import keras
+
+    cell = keras.layers.LSTMCell(1)
+    cell.build((None, 1))
+    cell.set_weights([np.asarray(weights[name], np.float32) for name in WEIGHT_NAMES[:3]])
+    output_layer = keras.layers.Dense(1, activation="sigmoid")
+    output_layer.build((None, 1))
+    output_layer.set_weights([np.asarray(weights[name], np.float32) for name in WEIGHT_NAMES[3:]])
+    return cell, output_layer
+
+
+def _weights(ns, request):
+    values = [np.asarray(w, np.float64) for w in ns["cell"].get_weights() + ns["output_layer"].get_weights()]
+    return dict(zip(WEIGHT_NAMES, values))
+
+
+def _gates(ns, cell, x):
+    gates = ns["lstm_gates"](cell, np.asarray(x, np.float32))
+    return {name: np.asarray(gates[name], np.float64) for name in GATE_NAMES}
+
+
+def _forward_probe(ns, request):
+    cell, output_layer = _keras_model(request["probe"])
+    return np.asarray(ns["forward"](cell, output_layer, np.asarray(request["probe"]["x"], np.float32)), np.float64)
+
+
+def _loss_probe(ns, request):
+    probe = request["probe"]
+    return np.asarray(ns["mse_loss"](np.float32(probe["y_true"]), np.float32(probe["y_pred"])), np.float64)
+
+
+def _training_curve(ns, request):
+    """The student's ``train`` run from the fixed initial weights for a few epochs, its losses.
+
+    The weights of ``cell`` and ``output_layer`` and the optimizer's state are put back as they
+    were afterwards, so the notebook's later cells see the model the student trained.
+    """
+    import tensorflow as tf
+
+    cell, output_layer, optimizer = ns["cell"], ns["output_layer"], ns["optimizer"]
+    saved = (cell.get_weights(), output_layer.get_weights(), [v.numpy() for v in optimizer.variables])
+    try:
+        _set_model(cell, output_layer, request["initial_weights"])
+        for variable in optimizer.variables:  # the step count and the RMS of the gradients
+            if variable is not optimizer.learning_rate:
+                variable.assign(np.zeros(variable.shape, variable.dtype))
+        epochs = request["training_epochs"]
+        X, Y = (tf.constant(np.asarray(ns[name], np.float32)) for name in ("X", "Y"))
+        _, losses = ns["train"](X, Y, tf.constant(epochs))
+        return np.asarray(losses, np.float64)[:epochs]
+    finally:
+        cell.set_weights(saved[0])
+        output_layer.set_weights(saved[1])
+        for variable, value in zip(optimizer.variables, saved[2]):
+            variable.assign(value)
+
+
+def _set_model(cell, output_layer, weights):
+    cell.set_weights([np.asarray(weights[name], np.float32) for name in WEIGHT_NAMES[:3]])
+    output_layer.set_weights([np.asarray(weights[name], np.float32) for name in WEIGHT_NAMES[3:]])
+
+
+GATHERERS = {
+    "X": lambda ns, request: np.asarray(ns["X"], np.float64),
+    "Y": lambda ns, request: np.asarray(ns["Y"], np.float64),
+    "weights": _weights,
+    "predictions": lambda ns, request: np.asarray(ns["predictions"], np.float64),
+    "forward_probe": _forward_probe,
+    "loss_probe": _loss_probe,
+    "training_curve": _training_curve,
+    "gates_trained": lambda ns, request: _gates(ns, ns["cell"], request["probe"]["x_binary"]),
+    "gates_probe": lambda ns, request: _gates(ns, _keras_model(request["probe"])[0], request["probe"]["x"]),
+}
+ANSWER_PREFIX = "answer_"  # answers are read as text: answer_forget_gate, ...
+
+
+def gather(request, namespace):
+    """Call the student's code for each value requested: ({name: value}, {name: error message})."""
+    namespace, values, errors = _Namespace(namespace), {}, {}
+    for name in request["values"]:
+        try:
+            if name.startswith(ANSWER_PREFIX):
+                values[name] = str(namespace[name])[:MAX_TEXT]
+            else:
+                values[name] = GATHERERS[name](namespace, request)
+        except Exception as error:  # a student's function may raise anything
+            errors[name] = f"{type(error).__name__}: {error}"[:MAX_TEXT]
+    return values, errors
+
+
+def encode(value):
+    """A value as plain JSON: text, or float64 bytes in hex with their shape (exact, NaN included)."""
+    if isinstance(value, str):
+        return {"text": value}
+    if isinstance(value, dict):
+        return {"fields": {name: encode(field) for name, field in value.items()}}
+    array = np.asarray(value, np.float64)
+    if array.size > MAX_ELEMENTS:
+        raise ValueError(f"{array.size} numbers, far more than this exercise's values hold")
+    return {"shape": list(array.shape), "float64": array.astype("<f8").tobytes().hex()}
+
+
+def decode(encoded):
+    """The inverse of ``encode``, run by the grader: checks the shape against the bytes, no pickle."""
+    if "text" in encoded:
+        return str(encoded["text"])[:MAX_TEXT]
+    if "fields" in encoded:
+        return {str(name): decode(field) for name, field in encoded["fields"].items()}
+    shape = tuple(int(n) for n in encoded["shape"])
+    data = bytes.fromhex(encoded["float64"])
+    if len(data) != 8 * int(np.prod(shape)) or len(data) > 8 * MAX_ELEMENTS:
+        raise ValueError("the value's bytes do not match its shape")
+    return np.frombuffer(data, "<f8").reshape(shape).astype(np.float64)
+
+
+def report(request, namespace):
+    """Run in the kernel by the grader: gather the values and send them as one display message."""
+    from IPython.display import publish_display_data
+
+    values, errors = gather(request, namespace)
+    encoded = {}
+    for name, value in values.items():
+        try:
+            encoded[name] = encode(value)
+        except Exception as error:
+            errors[name] = f"{type(error).__name__}: {error}"[:MAX_TEXT]
+    publish_display_data({MIME_TYPE: {"values": encoded, "errors": errors}})

@@ -1,0 +1,438 @@
+"""Confine a freshly forked kernel, and what it forks, before it runs a student's code.
+
+``confine(work, hide)`` is called in the kernel process itself, while it is still single-threaded
+(forked from a process that imported TensorFlow), just before the first cell runs. It is a one-way
+door: afterwards the process and its descendants
+
+- see a private mount namespace: an empty tmpfs on every folder in ``hide`` (the grader's folders
+  that hold other submissions) and on ``/run`` (service sockets), one size-capped tmpfs shared by
+  ``/tmp``, ``/var/tmp`` and ``/dev/shm``, and their own folder ``work`` at its usual path;
+- read only the Python environment, the system libraries and a few devices, and write only
+  ``work`` and the private temporary folders (Landlock);
+- have no network (a new network namespace holds a loopback that is down; Landlock denies TCP
+  bind and connect as well) and a new IPC namespace;
+- cannot signal, ptrace or read ``/proc`` of processes outside their sandbox (Landlock scopes);
+- have capped processes, file sizes and no core dumps (rlimits), no capabilities, and
+  ``no_new_privs``, so nothing they run can gain privileges back.
+
+Two modes, chosen by the effective uid:
+
+- an ordinary user makes a user namespace (with the mount, network and IPC namespaces) that maps
+  its own uid and gid to themselves. Since Linux 5.14 the process cap counts the processes of a
+  user namespace, so it counts this kernel's processes only. Landlock ABI 6 is required: it alone
+  keeps the files, signals and abstract sockets of the user's other processes out of reach.
+- root (containers, CI) makes the namespaces without a user namespace, then becomes a uid and gid of
+  its own, ``SANDBOX_UID_BASE + pid``. One uid per kernel, never a real user's: the process cap is
+  counted per uid, and kernels graded side by side must not share a cap or each other's files.
+  ``work`` is handed to that uid. Without namespaces (``unshare`` needs CAP_SYS_ADMIN), Landlock
+  ABI 4 with the uid alone is still accepted: files, TCP and (ABI 6) signals stay confined, but
+  hidden folders are only unreadable, not invisible, and ``/tmp`` is not writable.
+
+``available()`` tells the grader, which is not confined, what this machine offers and whether it
+is enough. ``confine`` raises ``ConfinementError`` when a step it needs fails; the process is then
+half-way and must exit without running anything.
+"""
+
+import ctypes
+import functools
+import os
+import resource
+import stat
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+SANDBOX_UID_BASE = 3_000_000_000  # + pid: above any real uid, below 2**32 - 1 for any pid
+MAX_PROCESSES = 128
+SYSTEM_DIRS = ("/usr", "/lib", "/lib64", "/bin")  # the interpreter's libraries, and programs
+SYSTEM_FILES = (
+    "/etc/ld.so.cache",  # where a program started by the kernel finds its libraries
+    "/etc/localtime",  # local time (often a link into /usr, not always)
+    "/proc/cpuinfo",  # else TensorFlow writes a warning into the notebook's output at each fit
+)
+COVERED = ("/run",)  # service sockets (D-Bus, the user's systemd) that a path Unix socket reaches
+HIDE_OPTIONS = "size=1m,mode=755"
+
+CLONE_NEWNS, CLONE_NEWIPC, CLONE_NEWUSER, CLONE_NEWNET = 0x00020000, 0x08000000, 0x10000000, 0x40000000
+MS_NOSUID, MS_NODEV, MS_BIND, MS_REC, MS_PRIVATE = 0x2, 0x4, 0x1000, 0x4000, 0x40000
+PR_CAPBSET_READ, PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS = 23, 24, 38
+LINUX_CAPABILITY_VERSION_3 = 0x20080522
+
+SYS_LANDLOCK_CREATE_RULESET, SYS_LANDLOCK_ADD_RULE, SYS_LANDLOCK_RESTRICT_SELF = 444, 445, 446
+LANDLOCK_CREATE_RULESET_VERSION = 1
+LANDLOCK_RULE_PATH_BENEATH = 1
+FS_EXECUTE, FS_WRITE_FILE, FS_READ_FILE, FS_READ_DIR = 1 << 0, 1 << 1, 1 << 2, 1 << 3
+FS_ABI_1 = (1 << 13) - 1  # execute, read and write files, read folders, make and remove entries
+FS_REFER, FS_TRUNCATE, FS_IOCTL_DEV = 1 << 13, 1 << 14, 1 << 15
+ALL = FS_ABI_1 | FS_REFER | FS_TRUNCATE | FS_IOCTL_DEV  # masked to what the running ABI handles
+FS_FILE_ONLY = FS_EXECUTE | FS_WRITE_FILE | FS_READ_FILE | FS_TRUNCATE | FS_IOCTL_DEV
+READ = FS_EXECUTE | FS_READ_FILE | FS_READ_DIR
+DEVICES = {"/dev/null": FS_READ_FILE | FS_WRITE_FILE | FS_TRUNCATE, "/dev/zero": FS_READ_FILE, "/dev/urandom": FS_READ_FILE}
+NET_BIND_TCP, NET_CONNECT_TCP = 1 << 0, 1 << 1
+SCOPE_ABSTRACT_UNIX_SOCKET, SCOPE_SIGNAL = 1 << 0, 1 << 1
+
+_libc = ctypes.CDLL(None, use_errno=True)
+_pinned: list[int] = []  # descriptors kept open for the process's life (see _own_proc)
+_libc.syscall.restype = ctypes.c_long
+
+
+class ConfinementError(RuntimeError):
+    """A step of the confinement failed: the process must not run the student's code."""
+
+
+@dataclass(frozen=True)
+class Isolation:
+    """What this machine lets ``confine`` use in the grader's mode."""
+
+    root: bool
+    landlock_abi: int  # 0 when absent
+    namespaces: bool  # the mode's unshare works (tested in a forked child)
+
+    def layers(self) -> list[str]:
+        """The layers a confined kernel gets here, for the grader's report."""
+        layers = []
+        if self.namespaces:
+            layers.append(("" if self.root else "user, ") + "mount, network and IPC namespaces")
+        if self.landlock_abi:
+            guarded = ["files"] + ["TCP"] * (self.landlock_abi >= 4) + ["signals"] * (self.landlock_abi >= 6)
+            layers.append(f"Landlock ABI {self.landlock_abi} ({', '.join(guarded)})")
+        if self.root:
+            layers.append(f"a uid of its own per kernel ({SANDBOX_UID_BASE:_} + pid)")
+        layers.append(f"process cap {MAX_PROCESSES}")
+        return layers
+
+    def missing(self) -> str | None:
+        """None when kernels can be confined; else one sentence saying what is missing."""
+        if self.root:
+            if self.namespaces or self.landlock_abi >= 4:
+                return None
+            lacking = "mount and network namespaces (unshare is not permitted) and Landlock ABI 4 or later"
+        else:
+            gaps = ["unprivileged user namespaces"] * (not self.namespaces)
+            if self.landlock_abi < 6:
+                gaps.append(f"Landlock ABI 6 or later (this kernel has {self.landlock_abi or 'none'})")
+            if not gaps:
+                return None
+            lacking = " and ".join(gaps)
+        return f"Kernels cannot be confined on this machine, which lacks {lacking}; `--no-sandbox` grades anyway, unconfined."
+
+
+@functools.cache
+def available() -> Isolation:
+    """Probe, in a forked child, the mode's namespaces (with a tmpfs mount) and a Landlock ruleset."""
+    root, uid, gid = os.geteuid() == 0, os.geteuid(), os.getegid()
+    pid = os.fork()
+    if pid == 0:
+        namespaces = abi = 0
+        try:
+            if _unshare(root) == 0:  # mounts first: a Landlock domain may not mount
+                if not root:
+                    _map_ids(uid, gid)
+                _mount(None, "/", None, MS_REC | MS_PRIVATE)
+                _mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, HIDE_OPTIONS)
+                namespaces = 1
+        except ConfinementError:
+            pass
+        try:
+            if landlock_abi():
+                _prctl(PR_SET_NO_NEW_PRIVS, 1)
+                _restrict_self(_ruleset(landlock_abi(), {}))
+                abi = landlock_abi()
+        except ConfinementError:
+            pass
+        os._exit(abi << 1 | namespaces)
+    code = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+    code = max(code, 0)  # killed: nothing works
+    return Isolation(root=root, landlock_abi=code >> 1, namespaces=bool(code & 1))
+
+
+def landlock_abi() -> int:
+    """The Landlock ABI version of the running kernel, 0 when Landlock is absent or disabled."""
+    version = _libc.syscall(ctypes.c_long(SYS_LANDLOCK_CREATE_RULESET), None, ctypes.c_size_t(0), ctypes.c_uint32(LANDLOCK_CREATE_RULESET_VERSION))
+    return max(version, 0)
+
+
+def confine(work: Path, hide: Sequence[Path] = (), *, max_processes: int = MAX_PROCESSES, max_file_mb: int = 256, tmp_mb: int = 256) -> None:
+    """Confine this process and its future descendants to ``work`` (see the module's docstring).
+
+    Call it single-threaded: Landlock and the uid change apply to the calling thread only.
+    """
+    try:
+        _confine(Path(work), [Path(path) for path in hide], max_processes, max_file_mb, tmp_mb)
+    except OSError as error:
+        raise ConfinementError(f"confinement failed: {error}") from error
+
+
+def _confine(work: Path, hide: list[Path], max_processes: int, max_file_mb: int, tmp_mb: int) -> None:
+    work = work.resolve(strict=True)
+    if not work.is_dir():
+        raise ConfinementError(f"{work} is not a folder")
+    root = os.geteuid() == 0
+    abi = landlock_abi()
+    uid, gid = (SANDBOX_UID_BASE + os.getpid(),) * 2 if root else (os.geteuid(), os.getegid())
+    if not root and abi < 6:
+        raise ConfinementError(Isolation(root=False, landlock_abi=abi, namespaces=True).missing())
+    environment = python_environment()
+
+    error = _unshare(root)
+    namespaces = error == 0
+    if not namespaces and (not root or abi < 4):
+        raise ConfinementError(f"unshare: {os.strerror(error)}" + (f", and Landlock ABI {abi} cannot replace it" if root else ""))
+    if not root:
+        _map_ids(uid, gid)
+    if namespaces:
+        cwd = _cwd()
+        _private_mounts(work, [path.resolve() for path in [*hide, *map(Path, COVERED)]], environment, root, tmp_mb)
+        os.chdir(cwd if cwd and (cwd == work or work in cwd.parents) else work)
+    else:
+        os.chdir(work)
+    if root:
+        _chown_tree(work, uid, gid)
+
+    _lower_limit(resource.RLIMIT_NPROC, max_processes)
+    _lower_limit(resource.RLIMIT_FSIZE, max_file_mb * 2**20)
+    _lower_limit(resource.RLIMIT_CORE, 0)
+
+    ruleset = None
+    if abi:
+        writable = [str(work), *(_private_tmp_dirs() if namespaces else [])]
+        rules = {path: READ for path in [*environment, *SYSTEM_DIRS, *SYSTEM_FILES]} | DEVICES | {path: ALL for path in writable}
+        rules[_own_proc()] = FS_READ_FILE | FS_READ_DIR
+        ruleset = _ruleset(abi, rules)  # opened now, while every path can still be opened
+
+    _drop_bounding_set()
+    if root:
+        os.setgroups([])
+        os.setresgid(gid, gid, gid)
+        os.setresuid(uid, uid, uid)
+    _clear_capabilities()
+    _prctl(PR_SET_NO_NEW_PRIVS, 1)
+    if ruleset is not None:
+        _restrict_self(ruleset)
+
+
+def python_environment() -> list[str]:
+    """The folders (and zip files) Python imports from, minus the kit's repository.
+
+    ``sys.path`` may hold the repository (the current folder, an editable install): the kernel
+    must not read the kit's hidden tests. Its virtual environment, ``sys.prefix``, stays readable.
+    An entry that contains the repository (say ``/``) would open all of it, so it is left out.
+    """
+    paths = {sys.prefix, sys.base_prefix, sys.exec_prefix}
+    for entry in sys.path:
+        if entry:
+            path = Path(entry).resolve()
+            if path != REPO and REPO not in path.parents:
+                paths.add(str(path))
+    kept = sorted({str(Path(path).resolve()) for path in paths if os.path.exists(path)})
+    kept = [path for path in kept if not (Path(path) == REPO or Path(path) in REPO.parents)]
+    return [path for path in kept if not any(Path(other) in Path(path).parents for other in kept)]
+
+
+def _own_proc() -> str:
+    """This process's /proc folder, pinned open so that its Landlock rule keeps holding.
+
+    TensorFlow reads /proc/self/cmdline (a failed CHECK kills the kernel otherwise). The rule is
+    attached to the inode of /proc/<pid>, and procfs makes a new inode when it looks the folder up
+    again after the dentry was dropped: an open descriptor keeps the dentry. Other processes'
+    folders, and those of the kernel's own children, stay unreadable.
+    """
+    path = f"/proc/{os.getpid()}"
+    _pinned.append(os.open(path, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC))
+    return path
+
+
+def _unshare(root: bool) -> int:
+    """Enter new namespaces for the mode; 0, or the errno of the kernel's refusal."""
+    flags = CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | (0 if root else CLONE_NEWUSER)
+    return 0 if _libc.unshare(ctypes.c_int(flags)) == 0 else ctypes.get_errno()
+
+
+def _map_ids(uid: int, gid: int) -> None:
+    """Map the user's uid and gid to themselves in the new user namespace (no root inside)."""
+    for name, text in (("setgroups", "deny"), ("uid_map", f"{uid} {uid} 1"), ("gid_map", f"{gid} {gid} 1")):
+        try:
+            fd = os.open(f"/proc/self/{name}", os.O_WRONLY | os.O_CLOEXEC)
+            try:
+                os.write(fd, text.encode())
+            finally:
+                os.close(fd)
+        except OSError as error:
+            raise ConfinementError(f"cannot write /proc/self/{name}: {error.strerror}") from error
+
+
+def _private_mounts(work: Path, covers: list[Path], environment: list[str], root: bool, tmp_mb: int) -> None:
+    """Make the private temporary folders, cover ``covers``, and keep what the kernel uses.
+
+    As root, each ancestor of a kept folder that the sandbox uid cannot search (``/root`` when
+    Python lives there, the grader's 0700 temporary folder) is covered as well, so that the uid
+    reaches the kept folders and nothing else there.
+    """
+    keep = {}
+    for path in [work, *map(Path, environment)]:
+        try:
+            keep[path] = os.open(path, os.O_PATH | os.O_CLOEXEC)
+        except OSError:
+            continue  # out of the user's reach already
+        if root:
+            covers = covers + [ancestor for ancestor in path.parents if not os.stat(ancestor).st_mode & stat.S_IXOTH]
+    _mount(None, "/", None, MS_REC | MS_PRIVATE)
+    _private_tmp(tmp_mb)
+    _cover(covers, keep)
+
+
+def _cover(folders: list[Path], keep: dict[Path, int]) -> None:
+    """Cover each folder with an empty tmpfs, then bind each kept path (an O_PATH descriptor
+    opened before) back where it was, if a cover hid it: paths into it stay valid."""
+    old_umask = os.umask(0o022)
+    try:
+        for folder in sorted(set(folders), key=lambda path: len(path.parts)):
+            if folder.is_dir():  # already gone when under an earlier cover
+                _mount("tmpfs", folder, "tmpfs", MS_NOSUID | MS_NODEV, HIDE_OPTIONS)
+        for path, fd in sorted(keep.items(), key=lambda item: len(item[0].parts)):
+            if not _same_file(path, fd):
+                if stat.S_ISDIR(os.fstat(fd).st_mode):
+                    path.mkdir(parents=True, exist_ok=True)
+                else:
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    path.touch()
+                _mount(f"/proc/self/fd/{fd}", path, None, MS_BIND | MS_REC)
+            os.close(fd)
+    finally:
+        os.umask(old_umask)
+
+
+def _private_tmp(tmp_mb: int) -> None:
+    """One tmpfs of ``tmp_mb`` MB, one sticky folder of it each for /tmp, /var/tmp and /dev/shm."""
+    _mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, f"size={tmp_mb}m,mode=755")
+    targets = [path for path in _private_tmp_dirs() if path != "/tmp"] + ["/tmp"]  # /tmp last: it hides the rest
+    for index, target in enumerate(targets):
+        staging = f"/tmp/{index}"
+        os.mkdir(staging)
+        os.chmod(staging, 0o1777)
+        _mount(staging, target, None, MS_BIND)
+
+
+def _private_tmp_dirs() -> list[str]:
+    return list(dict.fromkeys(os.path.realpath(path) for path in ("/tmp", "/var/tmp", "/dev/shm") if os.path.isdir(path)))
+
+
+def _same_file(path: Path, fd: int) -> bool:
+    try:
+        here, there = os.stat(path), os.fstat(fd)
+    except FileNotFoundError:
+        return False
+    return (here.st_dev, here.st_ino) == (there.st_dev, there.st_ino)
+
+
+def _cwd() -> Path | None:
+    try:
+        return Path(os.getcwd())
+    except OSError:
+        return None
+
+
+def _chown_tree(work: Path, uid: int, gid: int) -> None:
+    """Hand ``work`` to the sandbox uid; symbolic links are changed, never followed."""
+    os.chown(work, uid, gid)
+    for folder, dirs, files in os.walk(work):
+        for name in dirs + files:
+            os.chown(os.path.join(folder, name), uid, gid, follow_symlinks=False)
+
+
+def _lower_limit(kind: int, value: int) -> None:
+    """Set both limits to ``value``, or keep a hard limit that is already lower."""
+    hard = resource.getrlimit(kind)[1]
+    value = value if hard == resource.RLIM_INFINITY else min(value, hard)
+    resource.setrlimit(kind, (value, value))
+
+
+def _ruleset(abi: int, rules: dict[str, int]) -> int:
+    """A Landlock ruleset handling every right this ABI knows, granting each path its rights.
+
+    Network rights are handled with no rule, so TCP bind and connect are denied; signals and
+    abstract Unix sockets are scoped to the sandbox.
+    """
+    handled_fs = _handled_fs(abi)
+    attr = _RulesetAttr(
+        handled_access_fs=handled_fs,
+        handled_access_net=(NET_BIND_TCP | NET_CONNECT_TCP) * (abi >= 4),
+        scoped=(SCOPE_ABSTRACT_UNIX_SOCKET | SCOPE_SIGNAL) * (abi >= 6),
+    )
+    ruleset = _libc.syscall(ctypes.c_long(SYS_LANDLOCK_CREATE_RULESET), ctypes.byref(attr), ctypes.c_size_t(ctypes.sizeof(attr)), ctypes.c_uint32(0))
+    _check(ruleset, "landlock_create_ruleset")
+    for path, access in rules.items():
+        try:
+            fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
+        except FileNotFoundError:
+            continue
+        try:
+            if not stat.S_ISDIR(os.fstat(fd).st_mode):
+                access &= FS_FILE_ONLY
+            rule = _PathBeneath(allowed_access=access & handled_fs, parent_fd=fd)
+            result = _libc.syscall(ctypes.c_long(SYS_LANDLOCK_ADD_RULE), ctypes.c_int(ruleset), ctypes.c_int(LANDLOCK_RULE_PATH_BENEATH), ctypes.byref(rule), ctypes.c_uint32(0))
+            _check(result, f"landlock_add_rule {path}")
+        finally:
+            os.close(fd)
+    return ruleset
+
+
+def _handled_fs(abi: int) -> int:
+    return FS_ABI_1 | FS_REFER * (abi >= 2) | FS_TRUNCATE * (abi >= 3) | FS_IOCTL_DEV * (abi >= 5)
+
+
+def _restrict_self(ruleset: int) -> None:
+    _check(_libc.syscall(ctypes.c_long(SYS_LANDLOCK_RESTRICT_SELF), ctypes.c_int(ruleset), ctypes.c_uint32(0)), "landlock_restrict_self")
+    os.close(ruleset)
+
+
+def _drop_bounding_set() -> None:
+    """Drop every capability from the bounding set (needs CAP_SETPCAP, so before the uid drop)."""
+    cap = 0
+    while _libc.prctl(PR_CAPBSET_READ, cap, 0, 0, 0) >= 0:
+        _prctl(PR_CAPBSET_DROP, cap)
+        cap += 1
+
+
+def _clear_capabilities() -> None:
+    """Empty the effective, permitted and inheritable sets, and check that they are empty."""
+    header = _CapHeader(version=LINUX_CAPABILITY_VERSION_3, pid=0)
+    data = (_CapData * 2)()
+    _check(_libc.capset(ctypes.byref(header), data), "capset")
+    _check(_libc.capget(ctypes.byref(header), data), "capget")
+    if any(item.effective or item.permitted or item.inheritable for item in data):
+        raise ConfinementError("capabilities remain after capset")
+
+
+def _mount(source, target, fstype, flags: int, options: str | None = None) -> None:
+    args = [None if value is None else os.fsencode(value) for value in (source, target, fstype)]
+    result = _libc.mount(*args, ctypes.c_ulong(flags), None if options is None else options.encode())
+    _check(result, f"mount {target}")
+
+
+def _prctl(option: int, value: int) -> None:
+    _check(_libc.prctl(option, ctypes.c_ulong(value), 0, 0, 0), f"prctl {option}")
+
+
+def _check(result: int, what: str) -> None:
+    if result < 0:
+        raise ConfinementError(f"{what}: {os.strerror(ctypes.get_errno())}")
+
+
+class _RulesetAttr(ctypes.Structure):
+    _fields_ = [("handled_access_fs", ctypes.c_uint64), ("handled_access_net", ctypes.c_uint64), ("scoped", ctypes.c_uint64)]
+
+
+class _PathBeneath(ctypes.Structure):
+    _pack_ = 1
+    _fields_ = [("allowed_access", ctypes.c_uint64), ("parent_fd", ctypes.c_int32)]
+
+
+class _CapHeader(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+
+class _CapData(ctypes.Structure):
+    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32), ("inheritable", ctypes.c_uint32)]

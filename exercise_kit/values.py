@@ -1,0 +1,87 @@
+"""Values per check: run the notebook in its kernel cell by cell, and take each question's values
+right after its ``grader.check`` cell has run.
+
+This runs in the grading child, which never executes student code: the student's code runs in
+the (sandboxed) kernel, and all that comes back from it is one display message of plain values per
+question, sent by the assignment's ``lstm_values.py``, which the grader sends into the kernel with
+the question's request only at that moment. So later cells cannot change a question's score, and
+a question whose check cell never ran (deleted, or never reached) is taken at the end of the
+notebook if the kernel still lives. Each question's values are written to ``out/<question>.json``
+as soon as they are taken, so a submission that later hangs or crashes keeps what it had shown.
+"""
+
+import json
+import os
+import re
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+
+CHECK_CALL = re.compile(r"""grader\s*\.\s*check\(\s*["'](\w+)["']\s*\)""")
+PUBLIC_OUTPUT_CHARS = 2_000  # of what a check cell printed, kept for the student's feedback
+END = "end"  # ``taken_at`` of a question whose check cell never ran
+
+
+def is_export_cell(cell) -> bool:
+    """The export cell re-runs the whole notebook and writes a zip: never run while grading."""
+    return cell.cell_type == "code" and "grader.export(" in cell.source
+
+
+def checked_questions(source: str) -> list[str]:
+    """The questions whose ``grader.check("...")`` a cell calls, in order, once each."""
+    return list(dict.fromkeys(CHECK_CALL.findall(source)))
+
+
+def run_notebook(client: NotebookClient, requests: dict[str, dict], gatherer: str, out: Path) -> None:
+    """Execute ``client``'s notebook; write each question's values (``requests``: question -> request)."""
+    taken = set()
+    with client.setup_kernel():
+        for index, cell in enumerate(client.nb.cells):
+            if cell.cell_type != "code" or is_export_cell(cell):
+                continue
+            client.execute_cell(cell, index)
+            for question in checked_questions(cell.source):
+                if question in requests:
+                    take(client, question, requests[question], gatherer, out, taken_at=index, public=text_of(cell.outputs))
+                    taken.add(question)
+        for question in requests.keys() - taken:
+            take(client, question, requests[question], gatherer, out, taken_at=END, public="")
+
+
+def take(client: NotebookClient, question: str, request: dict, gatherer: str, out: Path, *, taken_at, public: str) -> None:
+    """Ask the kernel for ``question``'s values and write what it answered, as data, to ``out``."""
+    call = f"{gatherer}\nimport json\nreport(json.loads({json.dumps(request)!r}), USER_NS)\n"
+    cell = nbformat.v4.new_code_cell(f"exec({call!r}, {{'__name__': 'exercise_kit_values', 'USER_NS': globals()}})")
+    client.execute_cell(cell, -1, store_history=False)
+    answer = {"values": {}, "errors": {"*": "The notebook's kernel did not answer the grader's request for its values."}}
+    for output in cell.outputs:
+        data = output.get("data", {}) if output.get("output_type") == "display_data" else {}
+        if isinstance(data.get(MIME_TYPE), dict):
+            answer = data[MIME_TYPE]
+    write_json(out / f"{question}.json", {**answer, "taken_at": taken_at, "public": public[:PUBLIC_OUTPUT_CHARS]})
+
+
+MIME_TYPE = "application/vnd.exercise-kit.values+json"  # as in the assignment's lstm_values.py
+
+
+def text_of(outputs) -> str:
+    """What a cell showed as text: its streams and the plain-text form of its results."""
+    parts = []
+    for output in outputs:
+        if output.get("output_type") == "stream":
+            parts.append(output.get("text", ""))
+        elif "text/plain" in output.get("data", {}):
+            parts.append(output["data"]["text/plain"])
+    return "".join(parts)
+
+
+def write_json(path: Path, data) -> None:
+    partial = path.with_name(f".{path.name}.tmp")
+    partial.write_text(json.dumps(data))
+    os.replace(partial, path)
+
+
+def read_taken(out: Path) -> dict[str, dict]:
+    """The answers written by ``run_notebook`` so far: question -> {values, errors, taken_at, public}."""
+    return {path.stem: json.loads(path.read_text()) for path in sorted(Path(out).glob("*.json"))}

@@ -1,0 +1,101 @@
+"""Verdicts stage: score each question from the values its kernel gave, outside the kernel.
+
+Runs in the grading worker, which never executes or unpickles anything from a submission. It reads
+the values that ``values`` wrote (JSON with float64 bytes), decodes them with the assignment's
+``lstm_values.decode``, and calls the hidden checks of the autograder's ``lstm_checks.py`` (the
+instructor's copy from the autograder zip) on them. The checks and their points come from the
+autograder's test files; Otter's in-kernel scores play no part.
+"""
+
+import functools
+import re
+import types
+from pathlib import Path
+
+from otter.test_files.ok_test import OKTestFile
+
+CHECK_CALL = re.compile(r"run_check\(['\"](\w+)['\"]")
+PUBLIC_TESTS = "Public Tests"
+NOT_TAKEN = "The notebook stopped before this question's check cell ran, so its work could not be graded."
+TAKEN_AT_END = "(Its grader.check cell did not run: graded at the end of the notebook.)"
+
+
+def load_module(path: Path, name: str):
+    """Import an assignment module from the autograder's files (the instructor's copy), once per content."""
+    return _load_source(Path(path).read_text(), name)
+
+
+@functools.cache
+def _load_source(source: str, name: str):
+    module = types.ModuleType(name)
+    exec(compile(source, f"<autograder {name}>", "exec"), module.__dict__)
+    return module
+
+
+def load_checks(source: Path):
+    return load_module(source / "files" / "lstm_checks.py", "autograder_lstm_checks")
+
+
+def load_values(source: Path):
+    return load_module(source / "files" / "lstm_values.py", "autograder_lstm_values")
+
+
+def question_checks(source_dir: Path) -> dict[str, list[tuple[str, float]]]:
+    """Each question's hidden checks and their points, read from the autograder's test files.
+
+    Public test cases carry no points in this assignment; a test case with points that calls no
+    check would be a master notebook the grader cannot score, so it is an error.
+    """
+    questions = {}
+    for path in sorted((source_dir / "tests").glob("*.py")):
+        test_file = OKTestFile.from_file(str(path))
+        checks = []
+        for case in test_file.test_cases:
+            match = CHECK_CALL.search(case.body)
+            if match:
+                checks.append((match.group(1), float(case.points or 0)))
+            elif case.points:
+                raise ValueError(f"{path.name}: a test case worth {case.points} points calls no run_check")
+        questions[test_file.name] = checks
+    return questions
+
+
+def question_verdicts(taken: dict | None, check_names, checks, values_module, probe) -> dict[str, str | None]:
+    """{check: None if it passes, else its one-sentence message} for one question's answer."""
+    if taken is None:
+        return dict.fromkeys(check_names, NOT_TAKEN)
+    values, errors = {}, {str(k): str(v) for k, v in dict(taken.get("errors") or {}).items()}
+    for name, encoded in dict(taken.get("values") or {}).items():
+        try:
+            values[str(name)] = values_module.decode(encoded)
+        except Exception as error:  # malformed values fail their checks, never the grader
+            errors[str(name)] = f"unreadable value ({type(error).__name__})"
+    if "*" in errors:
+        errors = {name: errors["*"] for name in checks.request(check_names, probe)["values"]}
+    return {name: checks.verdict(name, values, errors, probe) for name in check_names}
+
+
+def results(taken: dict[str, dict], questions: dict, checks, values_module, probe) -> dict:
+    """Gradescope-format results: one test per question, and what the public checks printed."""
+    tests = []
+    for question, checks_of_question in questions.items():
+        answer = taken.get(question)
+        verdicts = question_verdicts(answer, [name for name, _ in checks_of_question], checks, values_module, probe)
+        possible = sum(points for _, points in checks_of_question)
+        score = sum(points for name, points in checks_of_question if verdicts[name] is None)
+        messages = list(dict.fromkeys(message for message in verdicts.values() if message))
+        if messages and answer and answer.get("taken_at") == "end":
+            messages.append(TAKEN_AT_END)
+        tests.append(
+            {
+                "name": question,
+                "score": score,
+                "max_score": possible,
+                "visibility": "hidden",
+                "status": "passed" if score == possible else "failed",
+                "output": " ".join(messages),
+            }
+        )
+    public = "\n".join(answer["public"].strip() for answer in taken.values() if str(answer.get("public", "")).strip())
+    tests.insert(0, {"name": PUBLIC_TESTS, "visibility": "visible", "output": public})
+    return {"score": sum(test["score"] for test in tests if "score" in test), "tests": tests}

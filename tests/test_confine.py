@@ -1,0 +1,339 @@
+"""What a kernel confined by ``confine`` can and cannot do, as root and as an ordinary user.
+
+Each test forks a child that confines itself to a folder, tries something, and sends back what
+happened. The suite runs as root: the "user" mode drops the child to ``nobody`` first, the way an
+ordinary user's grader would start. The folders the tests make live outside /tmp (which the
+sandbox replaces with its own anyway), with permissions that let any user read them, so that only
+the sandbox stands between the child and them.
+"""
+
+import importlib
+import os
+import pickle
+import shutil
+import signal
+import socket
+import stat
+import sys
+import tempfile
+import uuid
+from pathlib import Path
+
+import pytest
+
+from exercise_kit import confine
+
+USER = 65534  # nobody
+PR_SET_DUMPABLE = 4
+FRESH_MODULES = ["numpy.polynomial", "numpy.ma", "numpy.fft", "colorsys"]  # imported after confining
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the tests make users and folders as root")
+
+
+@pytest.fixture(params=["root", "user"])
+def mode(request):
+    return request.param
+
+
+@pytest.fixture(scope="module")
+def elsewhere():
+    """A folder outside /tmp, /var/tmp and /dev/shm, readable and writable by anyone."""
+    base = Path(tempfile.mkdtemp(prefix="exercise-kit-confine-", dir="/var/lib"))
+    base.chmod(0o777)
+    yield base
+    shutil.rmtree(base)
+
+
+@pytest.fixture
+def work(elsewhere, mode):
+    return make_work(elsewhere / uuid.uuid4().hex, mode)
+
+
+def make_work(folder: Path, mode: str) -> Path:
+    folder.mkdir(parents=True)
+    (folder / "given.txt").write_text("from the grader")
+    if mode == "user":
+        for path in (folder, folder / "given.txt"):
+            os.chown(path, USER, USER)
+    return folder
+
+
+def make_file(path: Path, text: str = "not yours", mode: int = 0o644) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.chmod(0o777)
+    path.write_text(text)
+    path.chmod(mode)
+    return path
+
+
+def in_sandbox(mode, work, action, hide=(), before=False, **limits):
+    """Run ``action()`` in a child confined to ``work``; what it returned.
+
+    With ``before``, the child also runs it just before confining: (before, after) is returned.
+    """
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(read)
+        try:
+            if mode == "user":
+                become_ordinary_user()
+            baseline = action() if before else None
+            try:
+                confine.confine(work, hide, **limits)
+            except confine.ConfinementError as error:
+                result = ("confine failed", str(error))
+            else:
+                outcome = action()
+                result = ("done", (baseline, outcome) if before else outcome)
+            data = pickle.dumps(result)
+        except BaseException as error:
+            data = pickle.dumps(("crashed", repr(error)))
+        with os.fdopen(write, "wb") as pipe:
+            pipe.write(data)
+        os._exit(0)
+    os.close(write)
+    with os.fdopen(read, "rb") as pipe:
+        data = pipe.read()
+    os.waitpid(pid, 0)
+    status, result = pickle.loads(data)
+    assert status == "done", result
+    return result
+
+
+def become_ordinary_user():
+    """Become ``nobody`` as an ordinary user's process is: no groups, no capabilities, dumpable.
+
+    Python lives in root's home here (mode 0700): a mount namespace gives the user a way to it, and
+    to nothing else in that home, as an ordinary user reaches their own Python.
+    """
+    prefix = Path(sys.base_prefix)
+    blocked = [folder for folder in prefix.parents if not os.stat(folder).st_mode & stat.S_IXOTH]
+    if blocked:
+        keep = {prefix: os.open(prefix, os.O_PATH)}
+        assert confine._libc.unshare(confine.CLONE_NEWNS) == 0
+        confine._mount(None, "/", None, confine.MS_REC | confine.MS_PRIVATE)
+        confine._cover(blocked, keep)
+    os.setgroups([])
+    os.setresgid(USER, USER, USER)
+    os.setresuid(USER, USER, USER)
+    confine._libc.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)  # a uid change cleared it; /proc/self/uid_map needs it
+
+
+def outcome(attempt) -> str:
+    """"ok", or the name of the exception that the attempt raised."""
+    try:
+        attempt()
+        return "ok"
+    except OSError as error:
+        return type(error).__name__
+
+
+def test_this_machine_can_confine_kernels_in_both_modes(mode, work):
+    def probe():
+        confine.available.cache_clear()
+        isolation = confine.available()
+        return isolation, isolation.missing(), isolation.layers()
+
+    if mode == "root":
+        isolation, missing, layers = probe()
+    else:
+        isolation, missing, layers = in_sandbox("user", work, probe, before=True)[0]
+    assert missing is None, missing
+    assert isolation.namespaces and isolation.landlock_abi >= 6
+    assert isolation.root == (mode == "root")
+    assert any("Landlock" in layer for layer in layers)
+
+
+def test_a_confined_process_reads_and_writes_its_folder_and_reads_python(mode, work):
+    def use():
+        (work / "notes.txt").write_text("mine")
+        (work / "sub").mkdir()
+        (work / "notes.txt").rename(work / "sub" / "notes.txt")
+        import numpy
+
+        fresh = [name for name in FRESH_MODULES if name not in sys.modules]
+        for name in fresh:
+            importlib.import_module(name)
+        return {
+            "given": (work / "given.txt").read_text(),
+            "moved": (work / "sub" / "notes.txt").read_text(),
+            "sum": int(numpy.arange(4).sum()),
+            "fresh imports": fresh,
+            "stdlib": len(Path(os.__file__).read_bytes()) > 0,
+            "cwd": os.getcwd(),
+        }
+
+    result = in_sandbox(mode, work, use)
+    assert result["given"] == "from the grader" and result["moved"] == "mine"
+    assert result["sum"] == 6 and result["fresh imports"] and result["stdlib"]
+    assert result["cwd"] == str(work)
+
+
+def test_a_confined_process_cannot_write_into_the_python_environment(mode, work):
+    import numpy  # noqa: F401  (found without importing it in the child)
+
+    name = f"confine-test-{uuid.uuid4().hex}"
+    numpy_dir = Path(sys.modules["numpy"].__file__).parent
+    targets = [Path(sys.prefix) / name, Path(sys.base_prefix) / name, numpy_dir / name]
+
+    def write():
+        return [outcome(lambda: target.write_text("x")) for target in targets] + [
+            outcome(lambda: open(numpy_dir / "__init__.py", "a").close()),
+            outcome(lambda: (numpy_dir / name).mkdir()),
+        ]
+
+    try:
+        assert "ok" not in in_sandbox(mode, work, write)
+    finally:
+        for target in targets:
+            target.unlink(missing_ok=True)
+
+
+def test_a_confined_process_cannot_read_files_outside_its_folder(mode, work, elsewhere):
+    outside = make_file(elsewhere / "other" / "notes.txt")
+    home = make_file(Path.home() / f".confine-test-{uuid.uuid4().hex}")
+    readable = [outside, confine.REPO / "README.md"]
+    try:
+
+        def read():
+            return [outcome(path.read_bytes) for path in [*readable, home]] + [outcome(lambda: os.listdir(outside.parent))]
+
+        before, after = in_sandbox(mode, work, read, before=True)
+    finally:
+        home.unlink()
+    assert before[: len(readable)] == ["ok"] * len(readable)  # the files themselves let anyone read them
+    assert "ok" not in after
+
+
+def test_a_confined_process_cannot_see_the_folders_it_is_told_to_hide(mode, elsewhere):
+    """Alice's folder sits among the other submissions, and another batch lies elsewhere."""
+    submissions, batch = elsewhere / f"submissions-{uuid.uuid4().hex}", elsewhere / f"batch-{uuid.uuid4().hex}"
+    alice = make_work(submissions / "alice", mode)
+    bob, carol = make_file(submissions / "bob" / "answers.ipynb"), make_file(batch / "carol" / "answers.ipynb")
+
+    def look():
+        return {
+            "bob": os.path.lexists(bob),
+            "carol": os.path.lexists(carol),
+            "siblings": sorted(os.listdir(submissions)) if os.access(submissions, os.R_OK) else None,
+            "alice": (alice / "given.txt").read_text(),
+        }
+
+    result = in_sandbox(mode, alice, look, hide=[submissions, batch])
+    assert not result["bob"] and not result["carol"]
+    assert result["siblings"] in (None, ["alice"])
+    assert result["alice"] == "from the grader"
+
+
+def test_a_confined_process_cannot_create_change_or_delete_files_outside_its_folder(mode, work, elsewhere):
+    folder = elsewhere / f"submissions-{uuid.uuid4().hex}"
+    target = make_file(folder / "answers.ipynb", "graded", mode=0o666)
+
+    def tamper():
+        attempts = [
+            lambda: (folder / "new.txt").write_text("x"),
+            lambda: target.open("a").write("x"),
+            lambda: os.truncate(target, 0),
+            lambda: target.rename(folder / "moved.ipynb"),
+            lambda: target.unlink(),
+            lambda: (folder / "sub").mkdir(),
+            lambda: (folder / "link").symlink_to(work),
+        ]
+        return [outcome(attempt) for attempt in attempts]
+
+    assert "ok" not in in_sandbox(mode, work, tamper)
+    assert sorted(os.listdir(folder)) == ["answers.ipynb"] and target.read_text() == "graded"
+
+
+def test_a_confined_process_opens_no_network_connection(mode, work, elsewhere):
+    submissions = elsewhere / f"submissions-{uuid.uuid4().hex}"
+    alice = make_work(submissions / "alice", mode)
+    (submissions / "bob").mkdir()
+    with socket.create_server(("127.0.0.1", 0)) as tcp, socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp, socket.socket(socket.AF_UNIX) as unix:
+        udp.bind(("127.0.0.1", 0))
+        unix.bind(str(submissions / "bob" / "kernel.sock"))
+        unix.listen()
+        os.chmod(submissions / "bob" / "kernel.sock", 0o777)
+
+        def connect():
+            def send_udp():
+                with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+                    sock.sendto(b"hello", udp.getsockname())
+
+            def connect_to(family, address):
+                with socket.socket(family) as sock:
+                    sock.connect(address)
+
+            return {
+                "tcp": outcome(lambda: connect_to(socket.AF_INET, tcp.getsockname())),
+                "udp": outcome(send_udp),
+                "unix": outcome(lambda: connect_to(socket.AF_UNIX, str(submissions / "bob" / "kernel.sock"))),
+            }
+
+        result = in_sandbox(mode, alice, connect, hide=[submissions])
+        assert result["tcp"] != "ok" and result["unix"] != "ok"
+        for server in (tcp, udp, unix):
+            server.settimeout(0.2)
+        with pytest.raises(TimeoutError):
+            udp.recv(16)
+        with pytest.raises(TimeoutError):
+            tcp.accept()
+        with pytest.raises(TimeoutError):
+            unix.accept()
+
+
+def test_a_confined_process_cannot_signal_or_inspect_processes_outside_it(mode, work):
+    def reach():
+        parent = os.getppid()
+        return [
+            outcome(lambda: os.kill(parent, 0)),
+            outcome(lambda: os.kill(parent, signal.SIGCONT)),  # allowed within a session, but not here
+            outcome(lambda: os.kill(1, 0)),
+            outcome(lambda: Path(f"/proc/{parent}/cmdline").read_bytes()),
+            outcome(lambda: os.readlink(f"/proc/{parent}/cwd")),
+            outcome(lambda: os.listdir("/proc")),
+        ]
+
+    assert "ok" not in in_sandbox(mode, work, reach)
+
+
+def test_a_fork_bomb_stops_at_the_process_cap(mode, work):
+    def bomb():
+        release, hold = os.pipe()
+        children, error = [], None
+        while len(children) < 300:
+            try:
+                pid = os.fork()
+            except OSError as failure:
+                error = type(failure).__name__
+                break
+            if pid == 0:
+                os.close(hold)
+                os.read(release, 1)  # until the bomb's pipe closes
+                os._exit(0)
+            children.append(pid)
+        os.close(hold)
+        reaped = sum(os.waitpid(pid, 0)[0] == pid for pid in children)
+        return len(children), reaped, error
+
+    forked, reaped, error = in_sandbox(mode, work, bomb, max_processes=64)
+    assert error == "BlockingIOError" and 10 < forked < 64
+    assert reaped == forked
+
+
+def test_the_private_tmp_is_empty_writable_and_not_the_real_one(mode, work):
+    name = f"confine-test-{uuid.uuid4().hex}"
+
+    def use_tmp():
+        empty = {folder: os.listdir(folder) for folder in ("/tmp", "/var/tmp", "/dev/shm")}
+        for folder in empty:
+            Path(folder, name).write_text("scratch")
+        with tempfile.NamedTemporaryFile() as scratch:
+            scratch.write(b"x")
+        return empty, sorted(os.listdir("/tmp"))
+
+    empty, listing = in_sandbox(mode, work, use_tmp)
+    assert empty == {"/tmp": [], "/var/tmp": [], "/dev/shm": []}
+    assert listing == [name]
+    assert not any(Path(folder, name).exists() for folder in ("/tmp", "/var/tmp", "/dev/shm"))

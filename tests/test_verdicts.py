@@ -1,0 +1,74 @@
+"""How a question is scored from the values its kernel gave at its check cell (verdicts stage).
+
+The checks themselves are exercised on real notebooks by the corpus (test_corpus.py); here the
+values are made by hand, as the kernel would send them, and scored with the assignment's own
+lstm_checks.py and lstm_values.py.
+"""
+
+import numpy as np
+import pytest
+
+from exercise_kit import verdicts
+from exercise_kit.paths import ASSIGNMENT_DIR
+
+QUESTIONS = {"q1_data": [("data_x", 1.0), ("data_y", 1.0)]}
+
+
+@pytest.fixture(scope="module")
+def assignment():
+    checks = verdicts.load_module(ASSIGNMENT_DIR / "lstm_checks.py", "lstm_checks_under_test")
+    values = verdicts.load_module(ASSIGNMENT_DIR / "lstm_values.py", "lstm_values_under_test")
+    return checks, values, checks.random_probe(np.random.default_rng(0))
+
+
+def taken(values_module, taken_at=6, **values):
+    return {"values": {name: values_module.encode(value) for name, value in values.items()}, "errors": {}, "taken_at": taken_at, "public": "q1_data results: All test cases passed!"}
+
+
+def score(assignment, answer):
+    checks, values_module, probe = assignment
+    results = verdicts.results({"q1_data": answer} if answer else {}, QUESTIONS, checks, values_module, probe)
+    return next(test for test in results["tests"] if test["name"] == "q1_data"), results
+
+
+def test_right_values_earn_every_point(assignment):
+    checks, values_module, _ = assignment
+    X, Y = checks.make_data()
+    question, results = score(assignment, taken(values_module, X=X, Y=Y))
+    assert (question["score"], question["max_score"], question["output"]) == (2.0, 2.0, "")
+    assert results["score"] == 2.0
+
+
+def test_each_failed_check_loses_its_points_and_says_why_in_one_sentence(assignment):
+    checks, values_module, _ = assignment
+    X, Y = checks.make_data()
+    question, _ = score(assignment, taken(values_module, X=X, Y=1 - Y))
+    assert question["score"] == 1.0
+    assert question["output"] == "Y should say, for each sequence, whether its next element is 1."
+
+
+def test_a_question_whose_check_cell_never_ran_says_it_was_graded_at_the_end(assignment):
+    checks, values_module, _ = assignment
+    question, _ = score(assignment, taken(values_module, taken_at="end", X=checks.make_data()[0]))
+    assert question["score"] == 1.0
+    assert question["output"].endswith(verdicts.TAKEN_AT_END)
+
+
+def test_a_question_never_reached_scores_zero_and_says_so(assignment):
+    question, _ = score(assignment, None)
+    assert question["score"] == 0.0 and question["output"] == verdicts.NOT_TAKEN
+
+
+def test_malformed_values_fail_their_checks_not_the_grader(assignment):
+    _, values_module, _ = assignment
+    answer = taken(values_module)
+    answer["values"] = {"X": {"shape": [5, 10, 1], "float64": "00ff"}, "Y": {"fields": {"a": {"text": "x"}}}, "Z": "not a value"}
+    question, _ = score(assignment, answer)
+    assert question["score"] == 0.0
+    assert "Could not get X: unreadable value (ValueError)." in question["output"]
+
+
+def test_what_the_public_checks_printed_is_shown_as_public_tests(assignment):
+    checks, values_module, _ = assignment
+    _, results = score(assignment, taken(values_module, X=checks.make_data()[0]))
+    assert results["tests"][0] == {"name": verdicts.PUBLIC_TESTS, "visibility": "visible", "output": "q1_data results: All test cases passed!"}
