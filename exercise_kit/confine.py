@@ -11,9 +11,10 @@ door: afterwards the process and its descendants
   ``work`` and the private temporary folders (Landlock);
 - have no network (a new network namespace holds a loopback that is down; Landlock denies TCP
   bind and connect as well) and a new IPC namespace;
-- cannot signal, ptrace or read ``/proc`` of processes outside their sandbox (Landlock scopes);
-- have capped processes, file sizes and no core dumps (rlimits), no capabilities, and
-  ``no_new_privs``, so nothing they run can gain privileges back.
+- cannot signal, ptrace or read ``/proc`` of processes outside their sandbox (Landlock scopes;
+  the kernel may read its own ``/proc/<pid>``);
+- have capped processes, file sizes and no core dumps (rlimits), no controlling terminal, no
+  capabilities, and ``no_new_privs``, so nothing they run can gain privileges back.
 
 Two modes, chosen by the effective uid:
 
@@ -26,7 +27,8 @@ Two modes, chosen by the effective uid:
   counted per uid, and kernels graded side by side must not share a cap or each other's files.
   ``work`` is handed to that uid. Without namespaces (``unshare`` needs CAP_SYS_ADMIN), Landlock
   ABI 4 with the uid alone is still accepted: files, TCP and (ABI 6) signals stay confined, but
-  hidden folders are only unreadable, not invisible, and ``/tmp`` is not writable.
+  hidden folders are only unreadable, not invisible, UDP is open, ``/tmp`` is not writable, and
+  ``work`` and the Python environment must be reachable by any user.
 
 ``available()`` tells the grader, which is not confined, what this machine offers and whether it
 is enough. ``confine`` raises ``ConfinementError`` when a step it needs fails; the process is then
@@ -52,7 +54,7 @@ SYSTEM_FILES = (
     "/etc/localtime",  # local time (often a link into /usr, not always)
     "/proc/cpuinfo",  # else TensorFlow writes a warning into the notebook's output at each fit
 )
-COVERED = ("/run",)  # service sockets (D-Bus, the user's systemd) that a path Unix socket reaches
+COVERED = ("/run",)  # service sockets (D-Bus, the user's systemd): Landlock does not guard connect()
 HIDE_OPTIONS = "size=1m,mode=755"
 
 CLONE_NEWNS, CLONE_NEWIPC, CLONE_NEWUSER, CLONE_NEWNET = 0x00020000, 0x08000000, 0x10000000, 0x40000000
@@ -74,8 +76,8 @@ NET_BIND_TCP, NET_CONNECT_TCP = 1 << 0, 1 << 1
 SCOPE_ABSTRACT_UNIX_SOCKET, SCOPE_SIGNAL = 1 << 0, 1 << 1
 
 _libc = ctypes.CDLL(None, use_errno=True)
-_pinned: list[int] = []  # descriptors kept open for the process's life (see _own_proc)
 _libc.syscall.restype = ctypes.c_long
+_pinned: list[int] = []  # descriptors kept open for the process's life (see _own_proc)
 
 
 class ConfinementError(RuntimeError):
@@ -122,30 +124,39 @@ class Isolation:
 @functools.cache
 def available() -> Isolation:
     """Probe, in a forked child, the mode's namespaces (with a tmpfs mount) and a Landlock ruleset."""
-    root, uid, gid = os.geteuid() == 0, os.geteuid(), os.getegid()
+    root = os.geteuid() == 0
     pid = os.fork()
     if pid == 0:
-        namespaces = abi = 0
+        code = 0
         try:
-            if _unshare(root) == 0:  # mounts first: a Landlock domain may not mount
-                if not root:
-                    _map_ids(uid, gid)
-                _mount(None, "/", None, MS_REC | MS_PRIVATE)
-                _mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, HIDE_OPTIONS)
-                namespaces = 1
-        except ConfinementError:
-            pass
-        try:
-            if landlock_abi():
-                _prctl(PR_SET_NO_NEW_PRIVS, 1)
-                _restrict_self(_ruleset(landlock_abi(), {}))
-                abi = landlock_abi()
-        except ConfinementError:
-            pass
-        os._exit(abi << 1 | namespaces)
-    code = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
-    code = max(code, 0)  # killed: nothing works
+            code = _probe(root)
+        finally:
+            os._exit(code)  # never back into the caller's code
+    code = max(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]), 0)  # killed: nothing works
     return Isolation(root=root, landlock_abi=code >> 1, namespaces=bool(code & 1))
+
+
+def _probe(root: bool) -> int:
+    """In the probing child: the Landlock ABI that restricts it, times 2, plus 1 if the namespaces work."""
+    namespaces = abi = 0
+    uid, gid = os.geteuid(), os.getegid()
+    try:
+        if _unshare(root) == 0:  # mounts first: a Landlock domain may not mount
+            if not root:
+                _map_ids(uid, gid)
+            _mount(None, "/", None, MS_REC | MS_PRIVATE)
+            _mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, HIDE_OPTIONS)
+            namespaces = 1
+    except ConfinementError:
+        pass
+    try:
+        if landlock_abi():
+            _prctl(PR_SET_NO_NEW_PRIVS, 1)
+            _restrict_self(_ruleset(landlock_abi(), {}))
+            abi = landlock_abi()
+    except ConfinementError:
+        pass
+    return abi << 1 | namespaces
 
 
 def landlock_abi() -> int:
@@ -169,6 +180,11 @@ def _confine(work: Path, hide: list[Path], max_processes: int, max_file_mb: int,
     work = work.resolve(strict=True)
     if not work.is_dir():
         raise ConfinementError(f"{work} is not a folder")
+    hide = [path.resolve() for path in hide]
+    if any(path.exists() and not path.is_dir() for path in hide):
+        raise ConfinementError("only folders can be hidden")
+    if len(os.listdir("/proc/self/task")) != 1:
+        raise ConfinementError("the process has several threads: Landlock would confine only the calling one")
     root = os.geteuid() == 0
     abi = landlock_abi()
     uid, gid = (SANDBOX_UID_BASE + os.getpid(),) * 2 if root else (os.geteuid(), os.getegid())
@@ -184,13 +200,15 @@ def _confine(work: Path, hide: list[Path], max_processes: int, max_file_mb: int,
         _map_ids(uid, gid)
     if namespaces:
         cwd = _cwd()
-        _private_mounts(work, [path.resolve() for path in [*hide, *map(Path, COVERED)]], environment, root, tmp_mb)
+        _private_mounts(work, [*hide, *(Path(path).resolve() for path in COVERED)], environment, root, tmp_mb)
         os.chdir(cwd if cwd and (cwd == work or work in cwd.parents) else work)
     else:
         os.chdir(work)
     if root:
         _chown_tree(work, uid, gid)
 
+    if os.getsid(0) != os.getpid():
+        os.setsid()  # no controlling terminal: TIOCSTI cannot type commands into the grader's shell
     _lower_limit(resource.RLIMIT_NPROC, max_processes)
     _lower_limit(resource.RLIMIT_FSIZE, max_file_mb * 2**20)
     _lower_limit(resource.RLIMIT_CORE, 0)
@@ -234,7 +252,7 @@ def python_environment() -> list[str]:
 def _own_proc() -> str:
     """This process's /proc folder, pinned open so that its Landlock rule keeps holding.
 
-    TensorFlow reads /proc/self/cmdline (a failed CHECK kills the kernel otherwise). The rule is
+    TensorFlow reads /proc/self/cmdline when Keras fits a model (a failed CHECK aborts). The rule is
     attached to the inode of /proc/<pid>, and procfs makes a new inode when it looks the folder up
     again after the dentry was dropped: an open descriptor keeps the dentry. Other processes'
     folders, and those of the kernel's own children, stay unreadable.
@@ -391,7 +409,7 @@ def _restrict_self(ruleset: int) -> None:
 def _drop_bounding_set() -> None:
     """Drop every capability from the bounding set (needs CAP_SETPCAP, so before the uid drop)."""
     cap = 0
-    while _libc.prctl(PR_CAPBSET_READ, cap, 0, 0, 0) >= 0:
+    while _libc.prctl(PR_CAPBSET_READ, ctypes.c_ulong(cap), 0, 0, 0) >= 0:
         _prctl(PR_CAPBSET_DROP, cap)
         cap += 1
 
@@ -413,7 +431,8 @@ def _mount(source, target, fstype, flags: int, options: str | None = None) -> No
 
 
 def _prctl(option: int, value: int) -> None:
-    _check(_libc.prctl(option, ctypes.c_ulong(value), 0, 0, 0), f"prctl {option}")
+    zero = ctypes.c_ulong(0)
+    _check(_libc.prctl(option, ctypes.c_ulong(value), zero, zero, zero), f"prctl {option}")
 
 
 def _check(result: int, what: str) -> None:

@@ -208,10 +208,10 @@ def _grade_in_child(folder: str, marker: str, sandboxed: bool) -> None:
     os.dup2(log, 2)
     work = folder / "work"
     # The zygote, and so the kernel, is forked before this process reads the checks or draws the probe.
-    hide = [Path(tempfile.gettempdir()), folder.parent] if sandboxed else None
+    hide = _grading_folders(folder) if sandboxed else None
     zygote = fork_kernel.install(folder / "jupyter", confine_hide=hide)
 
-    from jupyter_client.manager import KernelManager
+    from jupyter_client.manager import AsyncKernelManager
     from nbclient import NotebookClient
     import nbformat
 
@@ -224,19 +224,21 @@ def _grade_in_child(folder: str, marker: str, sandboxed: bool) -> None:
     notebook = next(work.glob("*.ipynb"))
     (work / ".kernel").mkdir(exist_ok=True)
     # ZeroMQ over Unix sockets in the kernel's own folder: the kernel needs no network at all.
-    km = KernelManager(kernel_name="python3", transport="ipc", ip=str(work / ".kernel" / "ipc"), connection_file=str(work / ".kernel" / "connection.json"))
+    km = AsyncKernelManager(kernel_name="python3", transport="ipc", ip=str(work / ".kernel" / "ipc"), connection_file=str(work / ".kernel" / "connection.json"))
     client = NotebookClient(
         nbformat.read(notebook, as_version=4),
         km=km,
         allow_errors=True,
         timeout=None,  # the worker's wall-clock limit covers the whole submission
         record_timing=False,
-        shutdown_kernel="immediate",  # its values are taken: kill it rather than wait 1-3 s
         resources={"metadata": {"path": str(work)}},
     )
     values.run_notebook(client, requests, gatherer, folder / "values")
-    descendants = psutil.Process().children(recursive=True)  # the kernel has been shut down
-    leftovers = [process for process in descendants if process.pid != zygote]
+    descendants = psutil.Process().children(recursive=True)
+    # The kernel was killed on shutdown: give it a moment to go; what stays was left by the notebook.
+    _, leftovers = psutil.wait_procs([process for process in descendants if process.pid != zygote], timeout=0.5)
+    for process in leftovers:
+        print(f"Left running by the notebook: process {process.pid}", file=sys.stderr)
     (folder / LEFTOVERS).write_text(str(len(leftovers)))
     for process in descendants:
         process.kill()
@@ -244,6 +246,17 @@ def _grade_in_child(folder: str, marker: str, sandboxed: bool) -> None:
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(0)
+
+
+def _grading_folders(folder: Path) -> list[Path]:
+    """The folders that hold other submissions' grading folders, for the kernel not to see.
+
+    Those under the kernel's private temporary folders (``/tmp``, the usual place) are out of its
+    sight already.
+    """
+    private = [Path(path).resolve() for path in ("/tmp", "/var/tmp", "/dev/shm")]
+    candidates = {Path(tempfile.gettempdir()).resolve(), folder.parent.resolve()}
+    return sorted(path for path in candidates if not any(path == p or p in path.parents for p in private))
 
 
 def _write_json(path: Path, data) -> None:

@@ -16,6 +16,7 @@ import re
 from pathlib import Path
 
 import nbformat
+from jupyter_core.utils import run_sync
 from nbclient import NotebookClient
 
 CHECK_CALL = re.compile(r"""grader\s*\.\s*check\(\s*["'](\w+)["']\s*\)""")
@@ -45,8 +46,9 @@ def run_notebook(client: NotebookClient, requests: dict[str, dict], gatherer: st
                 if question in requests:
                     take(client, question, requests[question], gatherer, out, taken_at=index, public=text_of(cell.outputs))
                     taken.add(question)
-        for question in requests.keys() - taken:
+        for question in sorted(requests.keys() - taken):
             take(client, question, requests[question], gatherer, out, taken_at=END, public="")
+        run_sync(client.km.shutdown_kernel)(now=True)  # its values are taken: no need to wait for it
 
 
 def take(client: NotebookClient, question: str, request: dict, gatherer: str, out: Path, *, taken_at, public: str) -> None:
