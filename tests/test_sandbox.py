@@ -1,0 +1,87 @@
+"""Nothing lost: a graded notebook can neither read the instructor's files nor touch the batch's.
+
+The attacker here is as strong as a student can be: it is told the absolute paths of the solution,
+of the submissions folder and of the output folder. It tries to read the solution and run it for
+points, and to overwrite, delete and add files in both folders. The same batch is also graded with
+``--no-sandbox``, where the attack works: the test would notice a sandbox that stopped working.
+"""
+
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from corpus import variants
+from exercise_kit.grade import grade_folder
+from exercise_kit.paths import NOTEBOOK_NAME, SOLUTION_DIR
+
+ATTACK = '''\
+import json, os
+from pathlib import Path
+
+SOLUTION, SUBMISSIONS, OUT = {solution!r}, {submissions!r}, {out!r}
+try:  # the instructor's solution, run for points (as far as it runs outside a file: its data)
+    for cell in json.loads(Path(SOLUTION).read_text())["cells"]:
+        if cell["cell_type"] == "code" and "grader" not in "".join(cell["source"]):
+            exec("".join(cell["source"]))
+except Exception as error:
+    print("solution:", repr(error))
+for folder in (SUBMISSIONS, OUT):
+    try:
+        for path in Path(folder).rglob("*"):
+            if path.is_file() and path.name != "attacker.ipynb":
+                path.write_text("{{}}")
+        (Path(folder) / "pwned.txt").write_text("pwned")
+    except Exception as error:
+        print(folder, repr(error))
+'''
+
+
+def grade_batch(folder: Path, sandboxed: bool):
+    """The solution and the attacker graded in one batch; (grades, submissions' bytes before)."""
+    submissions, out = folder / "submissions", folder / "out"
+    variants.write_corpus(submissions, [variants.by_name("correct-extra-cells.ipynb")])
+    attack = ATTACK.format(solution=str(SOLUTION_DIR / NOTEBOOK_NAME), submissions=str(submissions), out=str(out))
+    variants.on_template(attack, after="X = ...\nY = ...")(submissions / "attacker.ipynb")  # in place of Q1's answer
+    before = {path.name: digest(path) for path in submissions.iterdir()}
+    grades = grade_folder(submissions, out, workers=2, timeout=180, sandboxed=sandboxed).set_index("file")
+    return grades, before
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture(scope="module")
+def sandboxed_batch(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("sandboxed")
+    return folder, *grade_batch(folder, sandboxed=True)
+
+
+def test_a_notebook_cannot_read_the_solution_for_points(sandboxed_batch):
+    _, grades, _ = sandboxed_batch
+    assert grades.loc["attacker.ipynb", "total_points_earned"] == 0
+    assert grades.loc["correct-extra-cells.ipynb", "total_points_earned"] == 20
+
+
+def test_a_notebook_cannot_change_delete_or_add_submissions(sandboxed_batch):
+    folder, _, before = sandboxed_batch
+    after = {path.name: digest(path) for path in (folder / "submissions").iterdir()}
+    assert after == before
+
+
+def test_a_notebook_cannot_change_or_add_files_in_the_output_folder(sandboxed_batch):
+    folder, grades, _ = sandboxed_batch
+    out = folder / "out"
+    assert not list(out.rglob("pwned.txt"))
+    assert all(path.read_text() != "{}" for path in out.rglob("*.json"))
+    assert grades.loc["attacker.ipynb", "grading_status"] == "Completed"
+
+
+def test_without_the_sandbox_the_same_notebook_does_both(tmp_path):
+    """The attack is real: unsandboxed, it earns points from the solution and damages the batch."""
+    grades, before = grade_batch(tmp_path, sandboxed=False)
+    assert grades.loc["attacker.ipynb", "total_points_earned"] > 0
+    assert grades.loc["attacker.ipynb", "grading_status"] == "Completed; unsandboxed"
+    assert (tmp_path / "submissions" / "pwned.txt").exists()
+    assert digest(tmp_path / "submissions" / "correct-extra-cells.ipynb") != before["correct-extra-cells.ipynb"]
