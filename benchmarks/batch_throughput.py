@@ -1,9 +1,10 @@
 """Throughput of the kit's batch grader against serial `otter run`, in one run on this machine.
 
-Grades N copies of the solution notebook (default 6) both ways, each as the command an instructor
-runs, and prints both wall times, the ratio of throughputs, and each submission's peak memory
-(grader and kernel together) as the kit measured it. With --rounds R, the two take turns R times
-and the ratio is that of the summed times, which evens out a shared machine's noise.
+Grades N copies of the solution notebook (default 6) three ways, each as the command an instructor
+runs: the kit (sandboxed kernels, its default), the kit with --no-sandbox, and serial `otter run`.
+Prints the wall times, the ratios of throughputs, and each submission's peak memory (grader and
+kernel together) as the kit measured it. With --rounds R, the three take turns R times and the
+ratios are those of the summed times, which evens out a shared machine's noise.
 Usage: .venv/bin/python benchmarks/batch_throughput.py [N] [--workers W] [--rounds R]
 """
 
@@ -23,11 +24,12 @@ from exercise_kit.report import load_records
 GRADESCOPE_MEMORY_MB = 768
 
 
-def grade_with_kit(submissions: Path, out: Path, workers: int | None) -> float:
+def grade_with_kit(submissions: Path, out: Path, workers: int | None, sandbox: bool = True) -> float:
     """Seconds for the kit's grade command, interpreter start and imports included."""
     start = time.perf_counter()
     command = [sys.executable, "-m", "exercise_kit", "grade", str(submissions), "--out", str(out)]
-    subprocess.run(command + (["--workers", str(workers)] if workers else []), check=True, capture_output=True)
+    command += (["--workers", str(workers)] if workers else []) + ([] if sandbox else ["--no-sandbox"])
+    subprocess.run(command, check=True, capture_output=True)
     return time.perf_counter() - start
 
 
@@ -52,7 +54,7 @@ def main():
     parser.add_argument("--rounds", type=int, default=1)
     args = parser.parse_args()
 
-    kit_times, otter_times, full, peaks = [], [], [], []
+    kit_times, unsandboxed_times, otter_times, full, peaks = [], [], [], [], []
     with tempfile.TemporaryDirectory() as tmp:
         submissions = Path(tmp) / "submissions"
         submissions.mkdir()
@@ -61,17 +63,22 @@ def main():
         for round_ in range(args.rounds):
             kit_out = Path(tmp) / f"kit-{round_}"
             kit_times.append(grade_with_kit(submissions, kit_out, args.workers))
+            unsandboxed_times.append(grade_with_kit(submissions, Path(tmp) / f"unsandboxed-{round_}", args.workers, sandbox=False))
             otter_times.append(grade_with_otter_run(submissions, Path(tmp) / f"otter-{round_}"))
             grades = pd.read_csv(kit_out / "final_grades.csv")
             full.append(int((grades["percent_correct"].iloc[1:] == 1).sum()))
             peaks += [record["peak_memory_mb"] for record in load_records(kit_out)]
-            print(f"round {round_ + 1}: kit {kit_times[-1]:.1f} s, otter run {otter_times[-1]:.1f} s, ratio {otter_times[-1] / kit_times[-1]:.2f}x")
+            print(f"round {round_ + 1}: kit {kit_times[-1]:.1f} s, unsandboxed {unsandboxed_times[-1]:.1f} s, "
+                  f"otter run {otter_times[-1]:.1f} s, ratio {otter_times[-1] / kit_times[-1]:.2f}x")
 
     kit_seconds, otter_seconds = sum(kit_times) / args.rounds, sum(otter_times) / args.rounds
+    unsandboxed_seconds = sum(unsandboxed_times) / args.rounds
     print(f"submissions: {args.copies} copies of the solution (graded 20/20 by the kit: {full})")
     print(f"kit batch grader:  {kit_seconds:7.1f} s  ({kit_seconds / args.copies:5.1f} s per submission)")
+    print(f"kit, --no-sandbox: {unsandboxed_seconds:7.1f} s  ({unsandboxed_seconds / args.copies:5.1f} s per submission)")
     print(f"serial otter run:  {otter_seconds:7.1f} s  ({otter_seconds / args.copies:5.1f} s per submission)")
-    print(f"throughput ratio:  {otter_seconds / kit_seconds:7.2f}x  (goal: at least 4x)")
+    print(f"throughput ratio:  {otter_seconds / kit_seconds:7.2f}x  (goal: at least 5x on 24 solutions)")
+    print(f"sandbox's cost:    {kit_seconds / unsandboxed_seconds - 1:7.1%}  of the unsandboxed time (goal: at most 10%)")
     print(f"peak memory per submission (grader + kernel): max {max(peaks):.0f} MB, "
           f"median {sorted(peaks)[len(peaks) // 2]:.0f} MB (Gradescope default {GRADESCOPE_MEMORY_MB} MB)")
 

@@ -19,6 +19,7 @@ import os
 import signal
 import socket
 import sys
+import tempfile
 from pathlib import Path
 
 from jupyter_client.provisioning import LocalProvisioner
@@ -78,6 +79,7 @@ def _become_kernel(connection_file: str, cwd: str, env: dict, confine_hide: list
     os.environ.clear()
     os.environ.update({name: value for name, value in env.items() if name in KERNEL_ENVIRONMENT or name.startswith("JPY_")})
     os.environ.update(HOME=cwd, TMPDIR="/tmp" if confine_hide is not None else cwd)
+    tempfile.tempdir = None  # the grader's, cached when the zygote was forked, may be hidden from the kernel
     from ipykernel.kernelapp import IPKernelApp
 
     try:

@@ -27,6 +27,7 @@ import sys
 import tempfile
 import threading
 import time
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -241,7 +242,8 @@ def _grade_in_child(folder: str, marker: str, sandboxed: bool) -> None:
         print(f"Left running by the notebook: process {process.pid}", file=sys.stderr)
     (folder / LEFTOVERS).write_text(str(len(leftovers)))
     for process in descendants:
-        process.kill()
+        with suppress(psutil.NoSuchProcess):
+            process.kill()
     # Skip the interpreter's teardown, which takes most of a second with TensorFlow loaded.
     sys.stdout.flush()
     sys.stderr.flush()

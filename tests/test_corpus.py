@@ -6,13 +6,17 @@ mistake loses exactly the points aimed at it, and no hostile submission gets poi
 earn. docs/hostile-cases.md explains each hostile case.
 """
 
+import hashlib
+import json
 import re
 
 import psutil
 import pytest
 
-from corpus import variants
+from corpus import attacks, variants
 from exercise_kit.grade import grade_folder
+
+CORPUS = variants.CORPUS + attacks.ATTACKS
 
 # A normal submission takes 10 to 20 s; the endless loop costs this much of one worker.
 TIMEOUT_SECONDS = 120
@@ -20,11 +24,19 @@ TIMEOUT_SECONDS = 120
 
 @pytest.fixture(scope="session")
 def corpus_batch(tmp_path_factory):
-    """The corpus written to a folder and graded in one batch: (final grades by file, batch folder)."""
+    """The corpus written to a folder and graded in one batch: (final grades by file, batch folder).
+
+    The submissions' bytes before grading are kept in ``batch / "before.json"``.
+    """
     batch = tmp_path_factory.mktemp("corpus-batch")
-    variants.write_corpus(batch / "submissions")
+    variants.write_corpus(batch / "submissions", CORPUS)
+    (batch / "before.json").write_text(json.dumps(digests(batch / "submissions")))
     grades = grade_folder(batch / "submissions", batch / "graded", workers=2, timeout=TIMEOUT_SECONDS)
     return grades.set_index("file"), batch
+
+
+def digests(folder):
+    return {path.name: hashlib.sha256(path.read_bytes()).hexdigest() for path in sorted(folder.iterdir())}
 
 
 @pytest.fixture(scope="session")
@@ -38,7 +50,7 @@ def with_known_weakness(submission):
     return pytest.param(submission, id=submission.name, marks=marks)
 
 
-@pytest.mark.parametrize("submission", [with_known_weakness(s) for s in variants.CORPUS])
+@pytest.mark.parametrize("submission", [with_known_weakness(s) for s in CORPUS])
 def test_points_per_question(corpus_grades, submission):
     row = corpus_grades.loc[submission.name]
     wrong = [
@@ -49,7 +61,7 @@ def test_points_per_question(corpus_grades, submission):
     assert not wrong, f"{submission.name} ({row['grading_status']}): " + "; ".join(wrong)
 
 
-@pytest.mark.parametrize("submission", variants.CORPUS, ids=lambda submission: submission.name)
+@pytest.mark.parametrize("submission", CORPUS, ids=lambda submission: submission.name)
 def test_grading_status(corpus_grades, submission):
     """Honest work completes; hostile or broken input says what happened."""
     status = corpus_grades.loc[submission.name, "grading_status"]
@@ -63,8 +75,8 @@ def test_points_possible_are_the_assignments(corpus_grades):
 
 def test_every_submission_is_graded_and_has_results(corpus_batch):
     grades, batch = corpus_batch
-    assert sorted(grades.index.drop("points-per-question")) == sorted(s.name for s in variants.CORPUS)
-    for submission in variants.CORPUS:
+    assert sorted(grades.index.drop("points-per-question")) == sorted(s.name for s in CORPUS)
+    for submission in CORPUS:
         assert (batch / "graded" / "submissions" / submission.name / "results.json").is_file()
 
 
@@ -82,3 +94,8 @@ def test_no_process_left_running(corpus_batch):
             leftovers.append(process)
             process.kill()
     assert not leftovers
+
+
+def test_no_submission_was_changed_deleted_or_added_by_another(corpus_batch):
+    _, batch = corpus_batch
+    assert digests(batch / "submissions") == json.loads((batch / "before.json").read_text())

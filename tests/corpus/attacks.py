@@ -1391,7 +1391,10 @@ ATTACKS = [
             Replace("def lstm_gates(cell, X):\n    ...", _bake(PASTED_GATES_FUNCTION)),
             *(Replace(f"{name} = ...", f'{name} = "{answer}"') for name, answer in TYPED_ANSWERS.items()),
         ),
-        ZERO,
+        # The weights it reports are a classmate's, and a reported weight is only a claim: that is
+        # worth what pasting a classmate's weights is, q3 lost and nothing else. The pasted
+        # predictions are those weights' outputs and the answers describe them: q4 and q6 stand.
+        {**ZERO, "q4_predictions": 2, **{question: 1 for question in POINTS if question.startswith("q6_")}},
         COMPLETED,
     ),
     # Expected: full marks and "Completed". Each value is taken at its check cell over the
