@@ -232,20 +232,16 @@ def _confine(work: Path, hide: list[Path], max_processes: int, max_file_mb: int,
 
 
 def python_environment() -> list[str]:
-    """The folders (and zip files) Python imports from, minus the kit's repository.
+    """The Python installation and virtual environment the kernel imports from, minus the kit.
 
-    ``sys.path`` may hold the repository (the current folder, an editable install): the kernel
-    must not read the kit's hidden tests. Its virtual environment, ``sys.prefix``, stays readable.
-    An entry that contains the repository (say ``/``) would open all of it, so it is left out.
+    Only ``sys.prefix``, ``sys.base_prefix`` and ``sys.exec_prefix`` (the standard library and
+    site-packages are inside them). ``sys.path`` entries elsewhere are left out: the grader's current
+    folder is one (``python -m``), and it may hold anything, submissions included; a folder kept
+    here is bound back into the kernel's view, below its writable ``/tmp`` when it lies there.
+    The kit's repository is left out too (an editable install points there: its hidden tests).
     """
-    paths = {sys.prefix, sys.base_prefix, sys.exec_prefix}
-    for entry in sys.path:
-        if entry:
-            path = Path(entry).resolve()
-            if path != REPO and REPO not in path.parents:
-                paths.add(str(path))
-    kept = sorted({str(Path(path).resolve()) for path in paths if os.path.exists(path)})
-    kept = [path for path in kept if not (Path(path) == REPO or Path(path) in REPO.parents)]
+    prefixes = {Path(path).resolve() for path in (sys.prefix, sys.base_prefix, sys.exec_prefix) if os.path.exists(path)}
+    kept = sorted(str(path) for path in prefixes if path != REPO and path not in REPO.parents)
     return [path for path in kept if not any(Path(other) in Path(path).parents for other in kept)]
 
 

@@ -14,7 +14,6 @@ import pickle
 import shutil
 import signal
 import socket
-import stat
 import sys
 import tempfile
 import uuid
@@ -23,9 +22,8 @@ from pathlib import Path
 import pytest
 
 from exercise_kit import confine
+from ordinary_user import USER, become_ordinary_user
 
-USER = 65534  # nobody
-PR_SET_DUMPABLE = 4
 FRESH_MODULES = ["numpy.polynomial", "numpy.ma", "colorsys", "tabnanny"]  # those not imported yet are, after confining
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the tests make users and folders as root")
@@ -106,24 +104,6 @@ def in_child(mode, action):
     status, result = pickle.loads(data)
     assert status == "done", result
     return result
-
-
-def become_ordinary_user():
-    """Become ``nobody`` as an ordinary user's process is: no groups, no capabilities, dumpable.
-
-    Python lives in root's home here (mode 0700): a mount namespace gives the user a way to it, and
-    to nothing else in that home, as an ordinary user reaches their own Python.
-    """
-    prefix = Path(sys.base_prefix)
-    blocked = [folder for folder in prefix.parents if not os.stat(folder).st_mode & stat.S_IXOTH]
-    if blocked:
-        assert confine._libc.unshare(confine.CLONE_NEWNS) == 0
-        confine._mount(None, "/", None, confine.MS_REC | confine.MS_PRIVATE)
-        confine._cover(blocked, {prefix: os.open(prefix, os.O_PATH)})
-    os.setgroups([])
-    os.setresgid(USER, USER, USER)
-    os.setresuid(USER, USER, USER)
-    confine._prctl(PR_SET_DUMPABLE, 1)  # a uid change cleared it; writing /proc/self/uid_map needs it
 
 
 def outcome(attempt) -> str:

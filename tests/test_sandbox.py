@@ -7,13 +7,20 @@ points, and to overwrite, delete and add files in both folders. The same batch i
 """
 
 import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from corpus import variants
 from exercise_kit.grade import grade_folder
 from exercise_kit.paths import NOTEBOOK_NAME, SOLUTION_DIR
+from ordinary_user import USER, become_ordinary_user
 
 ATTACK = '''\
 import json, os
@@ -85,3 +92,32 @@ def test_without_the_sandbox_the_same_notebook_does_both(tmp_path):
     assert grades.loc["attacker.ipynb", "grading_status"] == "Completed; unsandboxed"
     assert (tmp_path / "submissions" / "pwned.txt").exists()
     assert digest(tmp_path / "submissions" / "correct-extra-cells.ipynb") != before["correct-extra-cells.ipynb"]
+
+
+@pytest.fixture
+def users_folder():
+    """A folder that ``nobody`` can reach (pytest's own are root's only)."""
+    folder = Path(tempfile.mkdtemp(prefix="exercise-kit-user-", dir="/var/tmp"))
+    folder.chmod(0o755)
+    yield folder
+    shutil.rmtree(folder)
+
+
+def test_an_ordinary_user_grades_with_sandboxed_kernels(users_folder):
+    """Not only root: an instructor's own account gets the same sandbox (user namespaces, Landlock)."""
+    tmp_path = users_folder
+    submissions = tmp_path / "submissions"
+    variants.write_corpus(submissions, [variants.by_name("correct-extra-cells.ipynb"), variants.by_name("hostile-uses-grader-reference.ipynb")])
+    variants.on_template(ATTACK.format(solution=str(SOLUTION_DIR / NOTEBOOK_NAME), submissions=str(submissions), out="/nonexistent"), after="X = ...\nY = ...")(
+        submissions / "attacker.ipynb"
+    )
+    for path in [tmp_path, *tmp_path.rglob("*")]:
+        os.chown(path, USER, USER)
+    before = {path.name: digest(path) for path in submissions.iterdir()}
+    command = [sys.executable, "-m", "exercise_kit", "grade", str(submissions), "--out", str(tmp_path / "out"), "--timeout", "180"]
+    subprocess.run(command, cwd=tmp_path, env={**os.environ, "HOME": str(tmp_path)}, preexec_fn=become_ordinary_user, check=True, capture_output=True)
+
+    grades = pd.read_csv(tmp_path / "out" / "final_grades.csv").set_index("file")
+    assert grades["total_points_earned"].to_dict() == {"points-per-question": 20, "attacker.ipynb": 0, "correct-extra-cells.ipynb": 20, "hostile-uses-grader-reference.ipynb": 1}
+    assert set(grades["grading_status"].iloc[1:]) == {"Completed"}
+    assert {path.name: digest(path) for path in submissions.iterdir()} == before
