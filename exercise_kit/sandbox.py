@@ -217,7 +217,7 @@ def _grade_in_child(folder: str, marker: str, sandboxed: bool) -> None:
     import nbformat
 
     source = folder / "source"
-    checks, gatherer = verdicts.load_checks(source), (source / "files" / "lstm_values.py").read_text()
+    checks, gatherer = verdicts.load_checks(source), source / "files" / "lstm_values.py"
     probe = checks.random_probe(np.random.default_rng(secrets.randbits(64)))
     _write_json(folder / PROBE, {key: array.tolist() for key, array in probe.items()})
     requests = {question: checks.request([name for name, _ in checks_], probe) for question, checks_ in verdicts.question_checks(source).items()}
@@ -234,7 +234,7 @@ def _grade_in_child(folder: str, marker: str, sandboxed: bool) -> None:
         record_timing=False,
         resources={"metadata": {"path": str(work)}},
     )
-    values.run_notebook(client, requests, gatherer, folder / "values")
+    values.run_notebook(client, requests, gatherer.read_text(), verdicts.load_values(source).MIME_TYPE, folder / "values")
     descendants = psutil.Process().children(recursive=True)
     # The kernel was killed on shutdown: give it a moment to go; what stays was left by the notebook.
     _, leftovers = psutil.wait_procs([process for process in descendants if process.pid != zygote], timeout=0.5)

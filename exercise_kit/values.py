@@ -34,8 +34,11 @@ def checked_questions(source: str) -> list[str]:
     return list(dict.fromkeys(CHECK_CALL.findall(source)))
 
 
-def run_notebook(client: NotebookClient, requests: dict[str, dict], gatherer: str, out: Path) -> None:
-    """Execute ``client``'s notebook; write each question's values (``requests``: question -> request)."""
+def run_notebook(client: NotebookClient, requests: dict[str, dict], gatherer: str, mime_type: str, out: Path) -> None:
+    """Execute ``client``'s notebook; write each question's values (``requests``: question -> request).
+
+    ``gatherer`` is the source of the assignment's ``lstm_values.py``, which answers in ``mime_type``.
+    """
     taken = set()
     with client.setup_kernel():
         for index, cell in enumerate(client.nb.cells):
@@ -44,14 +47,14 @@ def run_notebook(client: NotebookClient, requests: dict[str, dict], gatherer: st
             client.execute_cell(cell, index)
             for question in checked_questions(cell.source):
                 if question in requests:
-                    take(client, question, requests[question], gatherer, out, taken_at=index, public=text_of(cell.outputs))
+                    take(client, question, requests[question], gatherer, mime_type, out, taken_at=index, public=text_of(cell.outputs))
                     taken.add(question)
         for question in sorted(requests.keys() - taken):
-            take(client, question, requests[question], gatherer, out, taken_at=END, public="")
+            take(client, question, requests[question], gatherer, mime_type, out, taken_at=END, public="")
         run_sync(client.km.shutdown_kernel)(now=True)  # its values are taken: no need to wait for it
 
 
-def take(client: NotebookClient, question: str, request: dict, gatherer: str, out: Path, *, taken_at, public: str) -> None:
+def take(client: NotebookClient, question: str, request: dict, gatherer: str, mime_type: str, out: Path, *, taken_at, public: str) -> None:
     """Ask the kernel for ``question``'s values and write what it answered, as data, to ``out``."""
     call = f"{gatherer}\nimport json\nreport(json.loads({json.dumps(request)!r}), USER_NS)\n"
     cell = nbformat.v4.new_code_cell(f"exec({call!r}, {{'__name__': 'exercise_kit_values', 'USER_NS': globals()}})")
@@ -59,12 +62,9 @@ def take(client: NotebookClient, question: str, request: dict, gatherer: str, ou
     answer = {"values": {}, "errors": {"*": "The notebook's kernel did not answer the grader's request for its values."}}
     for output in cell.outputs:
         data = output.get("data", {}) if output.get("output_type") == "display_data" else {}
-        if isinstance(data.get(MIME_TYPE), dict):
-            answer = data[MIME_TYPE]
+        if isinstance(data.get(mime_type), dict):
+            answer = data[mime_type]
     write_json(out / f"{question}.json", {**answer, "taken_at": taken_at, "public": public[:PUBLIC_OUTPUT_CHARS]})
-
-
-MIME_TYPE = "application/vnd.exercise-kit.values+json"  # as in the assignment's lstm_values.py
 
 
 def text_of(outputs) -> str:

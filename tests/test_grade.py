@@ -97,3 +97,22 @@ def test_the_same_batch_graded_on_a_dask_cluster(tmp_path, dask_scheduler):
     assert rows.loc["student1.ipynb", "grading_status"] == "Completed"
     assert rows.loc["notes.txt", "grading_status"].startswith("Invalid submission: not a notebook")
     assert (rows["total_points_earned"] == 0).all()
+
+
+def test_where_kernels_cannot_be_sandboxed_nothing_is_graded_and_the_command_says_why(tmp_path, monkeypatch, capsys):
+    from exercise_kit import confine
+    from exercise_kit.__main__ import main
+
+    monkeypatch.setattr(confine, "available", lambda: confine.Isolation(root=False, landlock_abi=3, namespaces=False))
+    submissions = tmp_path / "submissions"
+    write_blank_submissions(submissions, 1)
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["grade", str(submissions), "--out", str(tmp_path / "out")])
+
+    assert exit_.value.code == 2
+    assert capsys.readouterr().err == (
+        "Nothing was graded: Kernels cannot be confined on this machine, which lacks unprivileged user namespaces "
+        "and Landlock ABI 6 or later (this kernel has 3); `--no-sandbox` grades anyway, unconfined.\n"
+    )
+    assert not (tmp_path / "out").exists()
