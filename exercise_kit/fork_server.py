@@ -9,6 +9,7 @@ machine's cores instead of following each other. This module imports nothing hea
 
 import multiprocessing
 import multiprocessing.forkserver
+import os
 from functools import cache
 
 # "__main__" as multiprocessing's default has it: a script that uses the kit (a benchmark, say) is
@@ -24,7 +25,21 @@ def context() -> multiprocessing.context.ForkServerContext:
     return context
 
 
+# What the fork server keeps of the grader's environment. Every grading child and every kernel is
+# forked from it, and a kernel can read the environment its process image started with
+# (/proc/self/environ): the instructor's own variables (tokens, paths) must not be there.
+ENVIRONMENT = ("PATH", "HOME", "TMPDIR", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "MPLBACKEND", "PYDEVD_DISABLE_FILE_VALIDATION")
+ENVIRONMENT_PREFIXES = ("TF_", "OMP_", "OPENBLAS_", "MKL_", "DASK_")
+
+
 def start() -> None:
     """Start the fork server now; it imports in the background, and the first child waits for it."""
     context()
-    multiprocessing.forkserver.ensure_running()
+    grader_environment = dict(os.environ)
+    os.environ.clear()  # the fork server is started with this environment (the C one: putenv)
+    os.environ.update({name: value for name, value in grader_environment.items() if name in ENVIRONMENT or name.startswith(ENVIRONMENT_PREFIXES)})
+    try:
+        multiprocessing.forkserver.ensure_running()
+    finally:
+        os.environ.clear()
+        os.environ.update(grader_environment)

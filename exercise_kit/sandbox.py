@@ -40,6 +40,7 @@ from . import confine, fork_kernel, fork_server, submission, values, verdicts
 MARKER = "EXERCISE_KIT_SUBMISSION"  # set in the child's environment, inherited by the kernel
 POLL_SECONDS = 0.1
 SCAN_SECONDS = 1.0
+MAX_FILES = 10_000  # in the kernel's folder: a notebook needs a handful
 STOP = threading.Event()  # set by the batch grader on Ctrl-C: children are killed at once
 LEFTOVERS = "leftover_processes"  # written by the child: how many it had to kill
 PROBE = "probe.json"  # the random weights and inputs the child sent to the kernel, for the verdicts
@@ -56,6 +57,7 @@ class Limits:
     memory_mb: int = 2048  # memory (PSS) of the grader and its kernel together
     grade_from_log: bool = False  # keep the student's .OTTER_LOG (Otter's runner would dill-load it)
     sandbox: bool = True  # confine the kernel (``confine``); off only with --no-sandbox
+    disk_mb: int = 512  # what the notebook may write into its folder (on the grader's disk)
 
 
 class SandboxUnavailable(Exception):
@@ -133,6 +135,9 @@ def run_child(folder: Path, limits: Limits) -> tuple[str, float]:
         if time.monotonic() - last_scan > SCAN_SECONDS:
             tree, last_scan = process_tree(child.pid), time.monotonic()
             peak_mb = max(peak_mb, memory_mb(tree, "pss"))
+            if disk_mb(folder / "work", MAX_FILES) > limits.disk_mb:
+                outcome = "disk"
+                break
         elif memory_mb(tree, "rss") > limits.memory_mb:
             peak_mb = max(peak_mb, memory_mb(process_tree(child.pid), "pss"))
         if peak_mb > limits.memory_mb:
@@ -150,6 +155,28 @@ def run_child(folder: Path, limits: Limits) -> tuple[str, float]:
     if outcome == "finished" and child.exitcode != 0:
         outcome = "crashed"
     return outcome, peak_mb
+
+
+def disk_mb(folder: Path, max_files: int) -> float:
+    """What the files under ``folder`` take on disk (MB); infinite past ``max_files`` entries.
+
+    The kernel writes there: links are not followed, and a flood of files counts as over the cap.
+    """
+    total, stack, seen = 0, [folder], 0
+    while stack:
+        try:
+            with os.scandir(stack.pop()) as entries:
+                for entry in entries:
+                    seen += 1
+                    if seen > max_files:
+                        return float("inf")
+                    if entry.is_dir(follow_symlinks=False):
+                        stack.append(entry.path)
+                    else:
+                        total += entry.stat(follow_symlinks=False).st_blocks * 512
+        except OSError:
+            continue  # gone, or a socket file's folder changed under us
+    return total / 2**20
 
 
 def process_tree(pid: int) -> list[psutil.Process]:
@@ -277,6 +304,8 @@ def _status(outcome, folder: Path, limits: Limits) -> str:
         status = f"Timeout: grading took longer than {limits.timeout:g} s"
     elif outcome == "memory":
         status = f"Memory limit: the grader and its kernel used more than {limits.memory_mb} MB"
+    elif outcome == "disk":
+        status = f"Disk limit: the notebook wrote more than {limits.disk_mb} MB or {MAX_FILES} files into its folder"
     elif outcome != "finished":
         status = f"Crashed: {_last_error(folder / 'grading.log')}"
     else:

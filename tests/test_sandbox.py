@@ -43,6 +43,14 @@ for folder in (SUBMISSIONS, OUT):
         print(folder, repr(error))
 '''
 
+# A canary: the grader's own environment variables are not the kernel's, nor in its process image.
+READ_ENVIRONMENT = """\
+import os
+from pathlib import Path
+
+leaked = "INSTRUCTORS_TOKEN" in os.environ or b"INSTRUCTORS_TOKEN" in Path("/proc/self/environ").read_bytes()
+"""
+
 
 def grade_batch(folder: Path, sandboxed: bool):
     """The solution and the attacker graded in one batch; (grades, submissions' bytes before)."""
@@ -111,13 +119,26 @@ def test_an_ordinary_user_grades_with_sandboxed_kernels(users_folder):
     variants.on_template(ATTACK.format(solution=str(SOLUTION_DIR / NOTEBOOK_NAME), submissions=str(submissions), out="/nonexistent"), after="X = ...\nY = ...")(
         submissions / "attacker.ipynb"
     )
+    reads_environment = variants.edited(
+        variants.SOLUTION,
+        variants.AddCell(variants.TEMPLATE_IMPORTS, READ_ENVIRONMENT),
+        variants.Replace('answer_forget_gate = "A"', 'answer_forget_gate = "C" if leaked else "A"'),
+    )
+    reads_environment(submissions / "reads-environment.ipynb")
     for path in [tmp_path, *tmp_path.rglob("*")]:
         os.chown(path, USER, USER)
     before = {path.name: digest(path) for path in submissions.iterdir()}
     command = [sys.executable, "-m", "exercise_kit", "grade", str(submissions), "--out", str(tmp_path / "out"), "--timeout", "180"]
-    subprocess.run(command, cwd=tmp_path, env={**os.environ, "HOME": str(tmp_path)}, preexec_fn=become_ordinary_user, check=True, capture_output=True)
+    environment = {**os.environ, "HOME": str(tmp_path), "INSTRUCTORS_TOKEN": "secret-of-the-grader"}
+    subprocess.run(command, cwd=tmp_path, env=environment, preexec_fn=become_ordinary_user, check=True, capture_output=True)
 
     grades = pd.read_csv(tmp_path / "out" / "final_grades.csv").set_index("file")
-    assert grades["total_points_earned"].to_dict() == {"points-per-question": 20, "attacker.ipynb": 0, "correct-extra-cells.ipynb": 20, "hostile-uses-grader-reference.ipynb": 1}
+    assert grades["total_points_earned"].to_dict() == {
+        "points-per-question": 20,
+        "attacker.ipynb": 0,
+        "correct-extra-cells.ipynb": 20,
+        "hostile-uses-grader-reference.ipynb": 1,
+        "reads-environment.ipynb": 20,  # it would have spoilt an answer had it found the grader's variable
+    }
     assert set(grades["grading_status"].iloc[1:]) == {"Completed"}
     assert {path.name: digest(path) for path in submissions.iterdir()} == before

@@ -520,6 +520,14 @@ while True:
     time.sleep(0.02)
 """
 
+# Files under the per-file cap, in its own folder, until the grader's disk cap stops it (3 GB at
+# most, should the cap ever fail).
+FILL_DISK = """\
+for i in range(24):
+    with open(f"filler-{i}", "wb") as f:
+        f.write(b"x" * 2**27)
+"""
+
 AFTER_TRAINING = 'print(f"{epochs} epochs, final loss'  # a line of the training cell
 TEMPLATE_IMPORTS = "import tensorflow as tf"
 
@@ -607,6 +615,7 @@ HOSTILE = [
     ),
     Submission("hostile-endless-loop.ipynb", on_template("while True:\n    pass"), ZERO, r"^Timeout: "),
     Submission("hostile-unbounded-memory.ipynb", on_template(UNBOUNDED_MEMORY), ZERO, r"^Memory limit: "),
+    Submission("hostile-fills-disk.ipynb", on_template(FILL_DISK), ZERO, r"^Disk limit: "),
     Submission(
         "hostile-leaves-child-process.ipynb",
         on_solution(f'import subprocess\n\nsubprocess.Popen(["sleep", "{LEFTOVER_SLEEP}"], start_new_session=True)'),
