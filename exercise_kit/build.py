@@ -13,7 +13,7 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
-from .paths import AUTOGRADER_ZIP, MASTER_NOTEBOOK, NOTEBOOK_NAME, ROOT
+from .paths import AUTOGRADER_ZIP, MASTER_NOTEBOOK, NOTEBOOK_NAME, ROOT, STUDENT_REQUIREMENTS
 
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # the earliest date a zip can hold: no build time in the file
 
@@ -28,6 +28,7 @@ def build(destination: Path = ROOT) -> None:
         otter_assign(str(MASTER_NOTEBOOK), str(dist), no_pdfs=True)
         replace_dir(destination / "student_template")
         write_notebook(read_notebook(dist / "student" / NOTEBOOK_NAME), destination / "student_template" / NOTEBOOK_NAME)
+        shutil.copyfile(STUDENT_REQUIREMENTS, destination / "student_template" / "requirements.txt")
         copy_autograder(dist / "autograder", destination / "autograder")
         shutil.copyfile(dist / "autograder" / "otter_config.json", destination / "otter_config.json")
         replace_dir(destination / "solution")

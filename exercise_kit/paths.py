@@ -12,4 +12,5 @@ AUTOGRADER_DIR = ROOT / "autograder"
 AUTOGRADER_ZIP = AUTOGRADER_DIR / "exercise-6-3-lstm-autograder.zip"
 OTTER_CONFIG = ROOT / "otter_config.json"
 EXAMPLE_SUBMISSIONS = ROOT / "examples" / "submissions"
+STUDENT_REQUIREMENTS = ASSIGNMENT_DIR / "student-requirements.txt"  # what students install (any laptop)
 GRADING_CONFIG = ASSIGNMENT_DIR / "grading.json"  # batch grading limits: timeout, memory, workers
