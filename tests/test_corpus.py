@@ -9,12 +9,14 @@ earn. docs/hostile-cases.md explains each hostile case.
 import hashlib
 import json
 import re
+from pathlib import Path
 
 import psutil
 import pytest
 
 from corpus import attacks, variants
 from exercise_kit.grade import grade_folder
+from exercise_kit.paths import ROOT
 
 CORPUS = variants.CORPUS + attacks.ATTACKS
 
@@ -99,3 +101,27 @@ def test_no_process_left_running(corpus_batch):
 def test_no_submission_was_changed_deleted_or_added_by_another(corpus_batch):
     _, batch = corpus_batch
     assert digests(batch / "submissions") == json.loads((batch / "before.json").read_text())
+
+
+def quoted_statuses():
+    """(submission, status pattern) for each case of docs/hostile-cases.md's table that quotes one.
+
+    In a quoted status, "…" stands for any text and "N" for a number.
+    """
+    names = {submission.name: submission.name for submission in CORPUS} | {Path(s.name).stem: s.name for s in CORPUS}
+    cases = []
+    for line in (ROOT / "docs" / "hostile-cases.md").read_text().splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if len(cells) == 5 and cells[0].startswith("`"):
+            name = names[cells[0].split("`")[1]]
+            for quoted in re.findall(r"`([^`]+)`", cells[3]):
+                if re.match(r"(Completed|Crashed|Timeout|Memory limit|Disk limit|Invalid submission)\b", quoted):
+                    pattern = re.escape(quoted).replace("…", ".*").replace(r"\.\.\.", ".*").replace(r"\ N\ ", r"\ \d+\ ")
+                    cases.append(pytest.param(name, pattern, id=name))
+    return cases
+
+
+@pytest.mark.parametrize("submission, pattern", quoted_statuses())
+def test_the_hostile_cases_page_quotes_the_status_the_grader_writes(corpus_grades, submission, pattern):
+    status = corpus_grades.loc[submission, "grading_status"]
+    assert re.fullmatch(pattern, status), f"docs/hostile-cases.md quotes {pattern!r} for {submission}; the grader wrote {status!r}"
