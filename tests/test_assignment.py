@@ -13,6 +13,7 @@ import nbformat
 import pytest
 
 from corpus import variants
+from exercise_kit import verdicts
 from exercise_kit.paths import AUTOGRADER_DIR, AUTOGRADER_ZIP, NOTEBOOK_NAME, OTTER_CONFIG, ROOT, SOLUTION_DIR, STUDENT_DIR
 
 # One mistake each; each must lose the points of the check aimed at it, and no others.
@@ -93,3 +94,19 @@ def test_committed_solution_is_what_the_build_makes(built_kit):
     """Compared without outputs: they hold floats (losses, gates, figures) that depend on the CPU."""
     built, committed = built_kit / "solution" / NOTEBOOK_NAME, SOLUTION_DIR / NOTEBOOK_NAME
     assert without_outputs(built) == without_outputs(committed), "solution/ is out of date: run python -m exercise_kit build"
+
+
+def test_the_cells_students_must_not_change_are_locked_in_the_student_notebook():
+    """Otter's init cell, the checks, the initial weights and the export cell: not editable, not deletable."""
+    cells = nbformat.read(STUDENT_DIR / NOTEBOOK_NAME, as_version=4).cells
+    must_stay = [cell for cell in cells if cell.cell_type == "code" and any(text in cell.source for text in ("otter.Notebook(", "grader.check(", "INITIAL_WEIGHTS = {", "grader.export("))]
+    assert len(must_stay) == 1 + 11 + 1 + 1
+    assert all(cell.metadata.get("editable") is False and cell.metadata.get("deletable") is False for cell in must_stay)
+
+
+def test_the_graders_initial_weights_are_the_notebooks():
+    checks = verdicts.load_module(ROOT / "assignment" / "lstm_checks.py", "lstm_checks_for_weights")
+    cell = next(cell for cell in nbformat.read(STUDENT_DIR / NOTEBOOK_NAME, as_version=4).cells if "INITIAL_WEIGHTS = {" in cell.source)
+    namespace = {}
+    exec(cell.source.split("\n\n\ndef make_model")[0], namespace)
+    assert namespace["INITIAL_WEIGHTS"] == checks.INITIAL_WEIGHTS
