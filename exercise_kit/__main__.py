@@ -23,6 +23,7 @@ def main(argv=None):
     grade.add_argument("--memory-mb", type=int, help="memory cap per submission, grader and kernel together")
     grade.add_argument("--scheduler", help="address of a Dask scheduler to send the work to")
     grade.add_argument("--grade-from-log", action="store_true", help="keep the students' .OTTER_LOG files in their folders")
+    grade.add_argument("--release", action="store_true", help="give each student the reasons of the hidden checks they failed, in feedback.md (when grades are released; graded submissions are not graded again)")
     grade.add_argument("--no-sandbox", action="store_true", help="run kernels unconfined, as the grading user (every row's status says so)")
 
     canvas = jobs.add_parser("canvas", help="write a Canvas gradebook CSV from final_grades.csv and a roster")
@@ -59,6 +60,7 @@ def main(argv=None):
                 scheduler=args.scheduler,
                 grade_from_log=args.grade_from_log,
                 sandboxed=not args.no_sandbox,
+                release=args.release,
             )
         except sandbox.SandboxUnavailable as reason:
             parser.exit(2, f"Nothing was graded: {reason}\n")

@@ -33,11 +33,14 @@ def grade_folder(
     scheduler: str | None = None,
     grade_from_log: bool = False,
     sandboxed: bool = True,
+    release: bool = False,
 ) -> pd.DataFrame:
     """Grade every file in ``submissions`` into ``out``; return the final grades table.
 
     Raises ``sandbox.SandboxUnavailable`` before grading anything when kernels are to be
-    sandboxed (the default) and this machine cannot.
+    sandboxed (the default) and this machine cannot. With ``release``, each student's feedback
+    gives the one-sentence reason of every hidden check that failed (when grades are released);
+    without it, only when the autograder's ``show_hidden`` says so.
     """
     config = json.loads(GRADING_CONFIG.read_text())
     limits = sandbox.Limits(
@@ -51,7 +54,7 @@ def grade_folder(
     workers = workers or config["workers"] or os.cpu_count()
     autograder_bytes = Path(autograder).read_bytes()
     with zipfile.ZipFile(autograder) as zf:
-        show_hidden = json.loads(zf.read("otter_config.json")).get("show_hidden", False)
+        show_hidden = release or json.loads(zf.read("otter_config.json")).get("show_hidden", False)
 
     finished = {record["file"]: record for record in report.load_records(out)}
     records, todo = {}, []

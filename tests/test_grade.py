@@ -116,3 +116,21 @@ def test_where_kernels_cannot_be_sandboxed_nothing_is_graded_and_the_command_say
         "and Landlock ABI 6 or later (this kernel has 3); `--no-sandbox` grades anyway, unconfined.\n"
     )
     assert not (tmp_path / "out").exists()
+
+
+def test_released_feedback_names_the_mistake_in_one_sentence_without_grading_again(tmp_path):
+    from corpus import variants
+
+    submissions, out = tmp_path / "submissions", tmp_path / "out"
+    variants.write_corpus(submissions, [variants.by_name("wrong-predictions-hard-coded.ipynb")])
+    feedback = out / "submissions" / "wrong-predictions-hard-coded.ipynb" / "feedback.md"
+    mistake = "predictions are not the trained model's outputs for X."
+
+    grade_folder(submissions, out, workers=1)
+    record = (out / "submissions" / "wrong-predictions-hard-coded.ipynb" / "record.json").read_text()
+    assert mistake not in feedback.read_text() and "Hidden tests' messages are not shown" in feedback.read_text()
+
+    grade_folder(submissions, out, workers=1, release=True)
+    what_failed = feedback.read_text().partition("## What failed")[2]
+    assert what_failed == f"\n\n### q4_predictions: 0 / 2\n\n    {mistake}\n"  # one sentence, no traceback, no numbers
+    assert (out / "submissions" / "wrong-predictions-hard-coded.ipynb" / "record.json").read_text() == record
