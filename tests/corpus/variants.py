@@ -218,6 +218,24 @@ def train(X, Y, max_epochs):""",
         ),
         POINTS,
     ),
+    # Literal readings of the prose (docs/hidden-checks.md): "run the cell over the 10 steps"...
+    Submission(
+        "correct-forward-ten-steps.ipynb",
+        edited(SOLUTION, Replace("    for t in range(X.shape[1]):\n        h, (h, c)", "    for t in range(10):\n        h, (h, c)")),
+        POINTS,
+    ),
+    # ... and "write the loss into losses at index epoch", with the loss computed after the update.
+    Submission(
+        "correct-records-loss-after-update.ipynb",
+        edited(
+            SOLUTION,
+            Replace(
+                "        losses = losses.write(epoch, loss)\n",
+                "        loss = mse_loss(Y, forward(cell, output_layer, X))\n        losses = losses.write(epoch, loss)\n",
+            ),
+        ),
+        POINTS,
+    ),
     Submission(
         "correct-keras-rnn.ipynb",
         edited(SOLUTION, Replace(SOLUTION_FORWARD, "    return output_layer(keras.layers.RNN(cell)(X))\n")),
