@@ -5,6 +5,7 @@ Outputs (all rebuilt by ``python -m exercise_kit build``, byte for byte the same
 stable name, with what Otter puts beside it) and the top-level ``otter_config.json``.
 """
 
+import re
 import shutil
 import tempfile
 import zipfile
@@ -35,7 +36,40 @@ def build(destination: Path = ROOT) -> None:
         for support in sorted((dist / "autograder").glob("*.py")):  # the hidden tests import them
             shutil.copyfile(support, destination / "solution" / support.name)
         solution = execute(read_notebook(dist / "autograder" / NOTEBOOK_NAME), cwd=dist / "autograder")
-        write_notebook(solution, destination / "solution" / NOTEBOOK_NAME)
+        figures = model_answer_figures(solution)
+        write_notebook(fill_model_answer(solution, figures), destination / "solution" / NOTEBOOK_NAME)
+        autograder_notebook = destination / "autograder" / NOTEBOOK_NAME
+        write_notebook(fill_model_answer(read_notebook(autograder_notebook), figures), autograder_notebook)
+
+
+def model_answer_figures(executed: nbformat.NotebookNode) -> dict[str, str]:
+    """The numbers Q7's model answer quotes, read off the executed solution's table of gates.
+
+    The table shows each sequence's last step; ordered by the steps since its last 1, its cell
+    states are the count from a reset to the fourth 0, and its candidates those at the 0s.
+    """
+    table = next(
+        "".join(output.get("text", "") for output in cell.outputs)
+        for cell in executed.cells
+        if cell.cell_type == "code" and cell.source.startswith("for s in reversed(range(len(X))):")
+    )
+    rows = []
+    for block in table.strip().split("\n\n"):
+        inputs = re.search(r"input: \[([01 ]+)\]", block).group(1).split()
+        values = dict(re.findall(r"^  (\S.*?)\s+(-?\d+\.\d+)$", block, re.MULTILINE))
+        rows.append((inputs[::-1].index("1"), float(values["cell candidate"]), float(values["cell state"])))
+    rows.sort()
+    candidates = ", ".join(f"{candidate:.2f}" for _, candidate, _ in rows[1:])
+    cells = [f"{cell:.2f}" for _, _, cell in rows]
+    return {"{candidates}": candidates, "{cell_states}": ", ".join(cells[:-1]) + f", then {cells[-1]}"}
+
+
+def fill_model_answer(nb: nbformat.NotebookNode, figures: dict[str, str]) -> nbformat.NotebookNode:
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            for placeholder, text in figures.items():
+                cell.source = cell.source.replace(placeholder, text)
+    return nb
 
 
 def replace_dir(path: Path) -> None:

@@ -110,3 +110,13 @@ def test_the_graders_initial_weights_are_the_notebooks():
     namespace = {}
     exec(cell.source.split("\n\n\ndef make_model")[0], namespace)
     assert namespace["INITIAL_WEIGHTS"] == checks.INITIAL_WEIGHTS
+
+
+def test_the_model_answer_to_q7_quotes_the_solutions_own_table():
+    from exercise_kit.build import model_answer_figures
+
+    solution = nbformat.read(SOLUTION_DIR / NOTEBOOK_NAME, as_version=4)
+    answer = next(cell.source for cell in solution.cells if cell.cell_type == "markdown" and "candidate is negative" in cell.source)
+    figures = model_answer_figures(solution)
+    assert all(text in answer for text in figures.values()) and "{" not in answer
+    assert figures["{cell_states}"].startswith("0.99, 0.83")
