@@ -59,6 +59,9 @@ HIDE_OPTIONS = "size=1m,mode=755"
 
 CLONE_NEWNS, CLONE_NEWIPC, CLONE_NEWUSER, CLONE_NEWNET = 0x00020000, 0x08000000, 0x10000000, 0x40000000
 MS_NOSUID, MS_NODEV, MS_BIND, MS_REC, MS_PRIVATE = 0x2, 0x4, 0x1000, 0x4000, 0x40000
+MS_RDONLY, MS_REMOUNT = 0x1, 0x20
+# A remount keeps the flags the mount already has (in a user namespace they are locked).
+KEPT_MOUNT_FLAGS = {os.ST_NOSUID: MS_NOSUID, os.ST_NODEV: MS_NODEV, os.ST_NOEXEC: 0x8, os.ST_NOATIME: 0x400, os.ST_NODIRATIME: 0x800, os.ST_RELATIME: 0x200000}
 PR_CAPBSET_READ, PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS = 23, 24, 38
 LINUX_CAPABILITY_VERSION_3 = 0x20080522
 
@@ -298,12 +301,16 @@ def _private_mounts(work: Path, covers: list[Path], environment: list[str], root
             covers = covers + [ancestor for ancestor in path.parents if not os.stat(ancestor).st_mode & stat.S_IXOTH]
     _mount(None, "/", None, MS_REC | MS_PRIVATE)
     _private_tmp(tmp_mb)
-    _cover(covers, keep)
+    _cover(covers, keep, writable=work)
 
 
-def _cover(folders: list[Path], keep: dict[Path, int]) -> None:
+def _cover(folders: list[Path], keep: dict[Path, int], writable: Path | None = None) -> None:
     """Cover each folder with an empty tmpfs, then bind each kept path (an O_PATH descriptor
-    opened before) back where it was, if a cover hid it: paths into it stay valid."""
+    opened before) back where it was, if a cover hid it: paths into it stay valid.
+
+    Each path bound back, but ``writable``, is made read-only: Landlock grants what a rule grants
+    to any folder above, so a Python installation bound back below the writable private ``/tmp``
+    (a grader whose virtual environment lives in /tmp) would otherwise be writable."""
     old_umask = os.umask(0o022)
     try:
         for folder in sorted(set(folders), key=lambda path: len(path.parts)):
@@ -317,6 +324,10 @@ def _cover(folders: list[Path], keep: dict[Path, int]) -> None:
                     path.parent.mkdir(parents=True, exist_ok=True)
                     path.touch()
                 _mount(f"/proc/self/fd/{fd}", path, None, MS_BIND | MS_REC)
+                if path != writable:
+                    kept = os.statvfs(path).f_flag
+                    flags = MS_BIND | MS_REMOUNT | MS_RDONLY | sum(ms for st, ms in KEPT_MOUNT_FLAGS.items() if kept & st)
+                    _mount(None, path, None, flags)
             os.close(fd)
     finally:
         os.umask(old_umask)

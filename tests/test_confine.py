@@ -106,6 +106,12 @@ def in_child(mode, action):
     return result
 
 
+def python_in(folder: str) -> list[str]:
+    """What a private temporary folder shows: nothing but the way to the Python installation, when
+    it lives there (bound back read-only), as in a checkout under /tmp."""
+    return sorted({Path(path).relative_to(folder).parts[0] for path in confine.python_environment() if Path(path).is_relative_to(folder)})
+
+
 def outcome(attempt) -> str:
     """Return "ok", or the name of the exception that the attempt raised."""
     try:
@@ -168,7 +174,7 @@ def test_a_folder_in_the_graders_tmp_keeps_its_path(mode):
             return os.getcwd(), (work / "given.txt").read_text(), os.listdir("/tmp"), os.listdir(grader)
 
         cwd, given, tmp, siblings = in_sandbox(mode, work, use)
-        assert (cwd, given, tmp, siblings) == (str(work), "from the grader", [grader.name], ["submission"])
+        assert (cwd, given, sorted(tmp), siblings) == (str(work), "from the grader", sorted([grader.name, *python_in("/tmp")]), ["submission"])
         assert (work / "answers.txt").read_text() == "42"
     finally:
         shutil.rmtree(grader)
@@ -336,6 +342,6 @@ def test_the_private_tmp_is_empty_writable_and_not_the_real_one(mode, work):
         return empty, sorted(os.listdir("/tmp"))
 
     empty, listing = in_sandbox(mode, work, use_tmp)
-    assert empty == {"/tmp": [], "/var/tmp": [], "/dev/shm": []}
-    assert listing == [name]
+    assert empty == {folder: python_in(folder) for folder in ("/tmp", "/var/tmp", "/dev/shm")}
+    assert listing == sorted([name, *python_in("/tmp")])
     assert not any(Path(folder, name).exists() for folder in ("/tmp", "/var/tmp", "/dev/shm"))
