@@ -33,9 +33,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import nbformat  # noqa: E402
 import numpy as np  # noqa: E402
 
-from exercise_kit.paths import ASSIGNMENT_DIR, MASTER_NOTEBOOK  # noqa: E402
+from exercise_kit.paths import ASSIGNMENT_DIR, MASTER_NOTEBOOK, ROOT  # noqa: E402
 
-sys.path.insert(0, str(ASSIGNMENT_DIR))
+sys.path[:0] = [str(ASSIGNMENT_DIR), str(ROOT / "tests")]
+from corpus.variants import WHILE_LOOP_TRAINING  # noqa: E402
 import lstm_checks  # noqa: E402
 import lstm_values  # noqa: E402
 
@@ -55,28 +56,7 @@ LOOP = """\
         losses = losses.write(epoch, loss)
         epoch += 1
 """
-WHILE_LOOP = [  # tests/corpus/variants.py: correct-while-loop-training
-    (TRAIN, """\
-@tf.function
-def train_step(X, Y):
-    with tf.GradientTape() as tape:
-        loss = mse_loss(Y, forward(cell, output_layer, X))
-    optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
-    return loss
-
-
-""" + TRAIN),
-    (LOOP, """\
-    def step(epoch, loss, losses):
-        loss = train_step(X, Y)
-        return epoch + 1, loss, losses.write(epoch, loss)
-
-    def not_done(epoch, loss, losses):
-        return tf.logical_and(loss >= 1e-5, epoch < max_epochs)
-
-    epoch, loss, losses = tf.while_loop(not_done, step, (epoch, loss, losses))
-"""),
-]
+WHILE_LOOP = [(edit.old, edit.new) for edit in WHILE_LOOP_TRAINING]  # the corpus's correct-while-loop-training
 FORWARD = """\
     h = tf.zeros((tf.shape(X)[0], 1))
     c = tf.zeros_like(h)

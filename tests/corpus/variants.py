@@ -156,6 +156,38 @@ SOLUTION_GATES = """\
     return gates
 """
 
+# A tf.function train step, called from tf.while_loop instead of an autograph `while`
+# (benchmarks/training_probe.py measures it too).
+WHILE_LOOP_TRAINING = (
+    Replace(
+        "@tf.function\ndef train(X, Y, max_epochs):",
+        """\
+@tf.function
+def train_step(X, Y):
+    with tf.GradientTape() as tape:
+        loss = mse_loss(Y, forward(cell, output_layer, X))
+    optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+    return loss
+
+
+@tf.function
+def train(X, Y, max_epochs):""",
+    ),
+    Replace(
+        SOLUTION_TRAINING_LOOP,
+        """\
+    def step(epoch, loss, losses):
+        loss = train_step(X, Y)
+        return epoch + 1, loss, losses.write(epoch, loss)
+
+    def not_done(epoch, loss, losses):
+        return tf.logical_and(loss >= 1e-5, epoch < max_epochs)
+
+    epoch, loss, losses = tf.while_loop(not_done, step, (epoch, loss, losses))
+""",
+    ),
+)
+
 GATE_LINE = "i, f, g, o = sigmoid(z[:, 0:1]), sigmoid(z[:, 1:2]), np.tanh(z[:, 2:3]), sigmoid(z[:, 3:4])"
 
 CORRECT = [
@@ -183,41 +215,7 @@ CORRECT = [
         ),
         POINTS,
     ),
-    # a tf.function train step, called from tf.while_loop instead of an autograph `while`
-    Submission(
-        "correct-while-loop-training.ipynb",
-        edited(
-            SOLUTION,
-            Replace(
-                "@tf.function\ndef train(X, Y, max_epochs):",
-                """\
-@tf.function
-def train_step(X, Y):
-    with tf.GradientTape() as tape:
-        loss = mse_loss(Y, forward(cell, output_layer, X))
-    optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
-    return loss
-
-
-@tf.function
-def train(X, Y, max_epochs):""",
-            ),
-            Replace(
-                SOLUTION_TRAINING_LOOP,
-                """\
-    def step(epoch, loss, losses):
-        loss = train_step(X, Y)
-        return epoch + 1, loss, losses.write(epoch, loss)
-
-    def not_done(epoch, loss, losses):
-        return tf.logical_and(loss >= 1e-5, epoch < max_epochs)
-
-    epoch, loss, losses = tf.while_loop(not_done, step, (epoch, loss, losses))
-""",
-            ),
-        ),
-        POINTS,
-    ),
+    Submission("correct-while-loop-training.ipynb", edited(SOLUTION, *WHILE_LOOP_TRAINING), POINTS),
     # Literal readings of the prose (docs/hidden-checks.md): "run the cell over the 10 steps"...
     Submission(
         "correct-forward-ten-steps.ipynb",
