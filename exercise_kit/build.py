@@ -15,6 +15,7 @@ import nbformat
 from nbclient import NotebookClient
 
 from .paths import AUTOGRADER_ZIP, MASTER_NOTEBOOK, NOTEBOOK_NAME, ROOT, STUDENT_REQUIREMENTS
+from .values import is_export_cell
 
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # the earliest date a zip can hold: no build time in the file
 
@@ -110,10 +111,6 @@ def write_notebook(nb: nbformat.NotebookNode, path: Path) -> None:
         cell.metadata.pop("execution", None)
     path.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, path)
-
-
-def is_export_cell(cell: nbformat.NotebookNode) -> bool:
-    return cell.cell_type == "code" and "grader.export(" in cell.source
 
 
 def execute(nb: nbformat.NotebookNode, cwd: Path) -> nbformat.NotebookNode:
