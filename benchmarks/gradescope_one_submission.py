@@ -1,7 +1,7 @@
 """Grading time and peak memory of one submission run as Gradescope runs it, against its defaults.
 
-The autograder zip's own entry point grades the submission in a Gradescope-shaped folder
-(``exercise_kit.gradescope``). Memory is that of the grader and its kernel together, polled over
+The autograder zip's own entry point (``run_autograder``: the kit's sandboxed grader) grades the
+submission in a Gradescope-shaped folder (``exercise_kit.gradescope``), as root. Memory is that of the grader and its kernel together, polled over
 the whole process tree, both as summed RSS (each shared library counted in every process) and as
 summed PSS (each counted once, as a container's memory limit charges it). Gradescope's default container has half a CPU: the
 run gets that through a CPU quota (a cgroup with ``--cpus`` of CPU time, the way a container's CPU
@@ -14,11 +14,12 @@ the output says which.
 import argparse
 import json
 import os
-import resource
 import tempfile
 import time
 from contextlib import suppress
 from pathlib import Path
+
+import psutil
 
 from exercise_kit import gradescope
 from exercise_kit.sandbox import memory_mb, process_tree
@@ -62,11 +63,15 @@ def measure(submission: Path, cpus: float) -> dict:
         else:
             os.sched_setaffinity(process.pid, {0})
             limit = "1 core (taskset; no cgroup could be made here)"
-        peak_mb, peak_pss_mb = 0.0, 0.0
+        peak_mb, peak_pss_mb, cpu_seconds = 0.0, 0.0, {}
         try:
             while process.poll() is None:
                 tree = process_tree(process.pid)
                 peak_mb, peak_pss_mb = max(peak_mb, memory_mb(tree, "rss")), max(peak_pss_mb, memory_mb(tree, "pss"))
+                for member in tree:  # the CPU time each process has used so far (not its children's)
+                    with suppress(psutil.Error):
+                        times = member.cpu_times()
+                        cpu_seconds[member.pid] = times.user + times.system
                 time.sleep(POLL_SECONDS)
             seconds = time.monotonic() - start
         finally:  # also on Ctrl-C: no grader, kernel or cgroup left behind
@@ -75,14 +80,13 @@ def measure(submission: Path, cpus: float) -> dict:
             if group:
                 with suppress(OSError):
                     group.rmdir()
-        usage = resource.getrusage(resource.RUSAGE_CHILDREN)  # the grader and the kernel it reaped
         results = json.loads((Path(tmp) / "autograder" / "results" / "results.json").read_text())
     scored = [test for test in results["tests"] if "max_score" in test]
     return {
         "limit": limit,
         "exit_code": process.returncode,
         "seconds": seconds,
-        "cpu_seconds": usage.ru_utime + usage.ru_stime,
+        "cpu_seconds": sum(cpu_seconds.values()),  # as last seen, polled: a little low
         "peak_mb": peak_mb,
         "peak_pss_mb": peak_pss_mb,
         "score": f"{sum(t['score'] for t in scored):g} / {sum(t['max_score'] for t in scored):g}",

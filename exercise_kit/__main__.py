@@ -26,6 +26,10 @@ def main(argv=None):
     grade.add_argument("--release", action="store_true", help="give each student the reasons of the hidden checks they failed, in feedback.md (when grades are released; graded submissions are not graded again)")
     grade.add_argument("--no-sandbox", action="store_true", help="run kernels unconfined, as the grading user (every row's status says so)")
 
+    autograder = jobs.add_parser("run-autograder", help="grade the one submission of a Gradescope container (the zip's run_autograder runs this as root)")
+    autograder.add_argument("root", type=Path, nargs="?", default=Path("/autograder"), help="Gradescope's folder (default: %(default)s)")
+    autograder.add_argument("--timeout", type=float, help="seconds for the notebook (default: 480, under Gradescope's 10 minutes)")
+
     canvas = jobs.add_parser("canvas", help="write a Canvas gradebook CSV from final_grades.csv and a roster")
     canvas.add_argument("grades", type=Path, help="final_grades.csv written by the grade job")
     canvas.add_argument("roster", type=Path, help="CSV with Student, ID, SIS User ID, SIS Login ID, Section, submission")
@@ -64,6 +68,13 @@ def main(argv=None):
             )
         except sandbox.SandboxUnavailable as reason:
             parser.exit(2, f"Nothing was graded: {reason}\n")
+    elif args.job == "run-autograder":
+        from . import fork_server
+
+        fork_server.start()  # TensorFlow's import overlaps the grader's own
+        from . import gradescope
+
+        gradescope.grade(args.root, timeout=args.timeout or gradescope.TIMEOUT_SECONDS)
     elif args.job == "canvas":
         from . import canvas
 

@@ -1,8 +1,14 @@
 """Build job: compile the master notebook with ``otter assign`` into the files users get.
 
 Outputs (all rebuilt by ``python -m exercise_kit build``, byte for byte the same every time):
-``student_template/``, ``solution/`` (executed, with figures), ``autograder/`` (the zip under a
-stable name, with what Otter puts beside it) and the top-level ``otter_config.json``.
+``student_template/``, ``solution/`` (executed, with figures), ``autograder/`` (the Gradescope
+zip under a stable name, with what Otter puts beside it) and the top-level ``otter_config.json``.
+
+The Gradescope zip keeps what Otter made of the master notebook (hidden tests, the assignment's
+support files, the config) and replaces Otter's entry point with the kit's: its own ``setup.sh``
+and ``run_autograder`` (``exercise_kit/gradescope_zip/``), the pinned grading environment
+(``requirements.txt``) and the kit itself (``kit/``), so that Gradescope grades with the kit's
+sandboxed grader (see ``gradescope``).
 """
 
 import re
@@ -14,10 +20,14 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
-from .paths import AUTOGRADER_ZIP, MASTER_NOTEBOOK, NOTEBOOK_NAME, ROOT, STUDENT_REQUIREMENTS
+from .paths import AUTOGRADER_ZIP, GRADING_REQUIREMENTS, MASTER_NOTEBOOK, NOTEBOOK_NAME, ROOT, STUDENT_REQUIREMENTS
 from .values import is_export_cell
 
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # the earliest date a zip can hold: no build time in the file
+PACKAGE = Path(__file__).resolve().parent
+# What Otter puts in its zip for its own entry point and environment: replaced by the kit's.
+OTTER_ENTRY_POINT = {"setup.sh", "run_autograder", "run_otter.py", "environment.yml", "requirements.txt", "requirements.r"}
+EXECUTABLE = {"setup.sh", "run_autograder"}
 
 
 def build(destination: Path = ROOT) -> None:
@@ -79,25 +89,48 @@ def replace_dir(path: Path) -> None:
 
 
 def copy_autograder(source: Path, target: Path) -> None:
-    """Copy Otter's autograder folder, renaming its timestamped zip to a stable name."""
+    """Copy Otter's autograder folder, its timestamped zip made into the kit's Gradescope zip."""
     replace_dir(target)
     for item in sorted(source.iterdir()):
         if item.suffix == ".zip":
-            normalise_zip(item, target / AUTOGRADER_ZIP.name)
+            gradescope_zip(item, target / AUTOGRADER_ZIP.name)
         elif item.suffix == ".ipynb":
             write_notebook(read_notebook(item), target / item.name)
         else:
             shutil.copyfile(item, target / item.name)
 
 
-def normalise_zip(source: Path, target: Path) -> None:
-    """Rewrite a zip with sorted members, a fixed date and fixed permissions."""
-    with zipfile.ZipFile(source) as original, zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as normalised:
-        for name in sorted(original.namelist()):
+def gradescope_zip(otter_zip: Path, target: Path) -> None:
+    """Write the Gradescope zip: Otter's tests and files, the kit's entry point, environment and
+    source; members sorted, with a fixed date and fixed permissions."""
+    members = {}
+    with zipfile.ZipFile(otter_zip) as original:
+        for name in original.namelist():
+            if name not in OTTER_ENTRY_POINT:
+                members[name] = original.read(name)
+    for path in sorted((PACKAGE / "gradescope_zip").iterdir()):
+        members[path.name] = path.read_bytes()
+    members["requirements.txt"] = flattened_requirements(GRADING_REQUIREMENTS).encode()
+    members["kit/pyproject.toml"] = (ROOT / "pyproject.toml").read_bytes()
+    for path in sorted([*PACKAGE.glob("*.py"), *PACKAGE.glob("schemas/*.json")]):
+        members[f"kit/{path.relative_to(PACKAGE.parent).as_posix()}"] = path.read_bytes()
+    with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name in sorted(members):
             info = zipfile.ZipInfo(name, date_time=ZIP_DATE)
             info.compress_type = zipfile.ZIP_DEFLATED
-            info.external_attr = (0o755 if name == "run_autograder" else 0o644) << 16
-            normalised.writestr(info, original.read(name))
+            info.external_attr = (0o755 if name in EXECUTABLE else 0o644) << 16
+            archive.writestr(info, members[name])
+
+
+def flattened_requirements(path: Path) -> str:
+    """A requirements file with the files it includes (``-r``) written in place: the zip holds one."""
+    lines = []
+    for line in path.read_text().splitlines():
+        if line.startswith("-r "):
+            lines.append(flattened_requirements(path.parent / line[3:].strip()).rstrip("\n"))
+        else:
+            lines.append(line)
+    return "\n".join(lines) + "\n"
 
 
 def read_notebook(path: Path) -> nbformat.NotebookNode:

@@ -25,10 +25,16 @@ Two modes, chosen by the effective uid:
 - root (containers, CI) makes the namespaces without a user namespace, then becomes a uid and gid of
   its own, ``SANDBOX_UID_BASE + pid``. One uid per kernel, never a real user's: the process cap is
   counted per uid, and kernels graded side by side must not share a cap or each other's files.
-  ``work`` is handed to that uid. Without namespaces (``unshare`` needs CAP_SYS_ADMIN), Landlock
-  ABI 4 with the uid alone is still accepted: files, TCP and (ABI 6) signals stay confined, but
-  hidden folders are only unreadable, not invisible, UDP is open, ``/tmp`` is not writable, and
-  ``work`` and the Python environment must be reachable by any user.
+  ``work`` is handed to that uid. Without namespaces (``unshare`` needs CAP_SYS_ADMIN, which a
+  Docker container such as Gradescope's lacks), the uid and whatever Landlock ABI the machine has
+  are applied: files, TCP and (ABI 6) signals stay confined as far as Landlock goes, but hidden
+  folders are only unreadable, not invisible, and ``work`` and the Python environment must be
+  reachable by any user. The uid alone keeps the kernel out of every file that other users
+  cannot read (the grader's, made so) and away from the grader's processes.
+
+Whether what this machine offers is enough is the grader's decision (``Isolation.missing``): the
+batch grader, which grades many submissions side by side, wants namespaces or Landlock ABI 4; a
+grader alone in its container with one submission (Gradescope) accepts the uid alone.
 
 ``available()`` tells the grader, which is not confined, what this machine offers and whether it
 is enough. ``confine`` raises ``ConfinementError`` when a step it needs fails; the process is then
@@ -41,11 +47,15 @@ import os
 import resource
 import stat
 import sys
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+# The kit's checkout when it runs from one (an editable install), whose hidden tests the kernel must
+# not see. An installed kit lives in site-packages, inside the Python environment: nothing to leave out.
 REPO = Path(__file__).resolve().parent.parent
+CHECKOUT = REPO if (REPO / "pyproject.toml").exists() else None
 SANDBOX_UID_BASE = 3_000_000_000  # + pid: above any real uid, below 2**32 - 1 for any pid
 MAX_PROCESSES = 128
 SYSTEM_DIRS = ("/usr", "/lib", "/lib64", "/bin")  # the interpreter's libraries, and programs
@@ -104,16 +114,20 @@ class Isolation:
             guarded = ["files"] + ["TCP"] * (self.landlock_abi >= 4) + ["signals"] * (self.landlock_abi >= 6)
             layers.append(f"Landlock ABI {self.landlock_abi} ({', '.join(guarded)})")
         if self.root:
-            layers.append(f"a uid of its own per kernel ({SANDBOX_UID_BASE:_} + pid)")
+            layers.append("a uid of its own per kernel")
         layers.append(f"process cap {MAX_PROCESSES}")
         return layers
 
-    def missing(self) -> str | None:
-        """None when kernels can be confined; else one sentence saying what is missing."""
+    def missing(self, alone: bool = False) -> str | None:
+        """None when kernels can be confined; else one sentence saying what is missing.
+
+        ``alone``: the grader is root in a container of its own with one submission, where a uid
+        of the kernel's own is enough (the other layers are added when the container has them).
+        """
         if not sys.platform.startswith("linux"):
             return "The batch grader confines kernels with Linux's namespaces and Landlock: on macOS or Windows, grade in WSL2, a Linux virtual machine or on the course's Linux server."
         if self.root:
-            if self.namespaces or self.landlock_abi >= 4:
+            if self.namespaces or self.landlock_abi >= 4 or alone:
                 return None
             lacking = "mount and network namespaces (unshare is not permitted) and Landlock ABI 4 or later"
         else:
@@ -194,23 +208,25 @@ def _confine(work: Path, hide: list[Path], max_processes: int, max_file_mb: int,
         raise ConfinementError("the process has several threads: Landlock would confine only the calling one")
     root = os.geteuid() == 0
     abi = landlock_abi()
-    uid, gid = (SANDBOX_UID_BASE + os.getpid(),) * 2 if root else (os.geteuid(), os.getegid())
+    uid, gid = (_sandbox_id("uid"), _sandbox_id("gid")) if root else (os.geteuid(), os.getegid())
     if not root and abi < 6:
         raise ConfinementError(Isolation(root=False, landlock_abi=abi, namespaces=True).missing())
     environment = python_environment()
 
     error = _unshare(root)
     namespaces = error == 0
-    if not namespaces and (not root or abi < 4):
-        raise ConfinementError(f"unshare: {os.strerror(error)}" + (f", and Landlock ABI {abi} cannot replace it" if root else ""))
+    if not namespaces and not root:
+        raise ConfinementError(f"unshare: {os.strerror(error)}")
     if not root:
         _map_ids(uid, gid)
     if namespaces:
         cwd = _cwd()
         _private_mounts(work, [*hide, *(Path(path).resolve() for path in COVERED)], environment, root, tmp_mb)
         os.chdir(cwd if cwd and (cwd == work or work in cwd.parents) else work)
-    else:
+    else:  # no private /tmp: temporary files go in the kernel's own folder
         os.chdir(work)
+        os.environ["TMPDIR"] = str(work)
+        tempfile.tempdir = None
     if root:
         _chown_tree(work, uid, gid)
 
@@ -248,7 +264,7 @@ def python_environment() -> list[str]:
     The kit's repository is left out too (an editable install points there: its hidden tests).
     """
     prefixes = {Path(path).resolve() for path in (sys.prefix, sys.base_prefix, sys.exec_prefix) if os.path.exists(path)}
-    kept = sorted(str(path) for path in prefixes if path != REPO and path not in REPO.parents)
+    kept = sorted(str(path) for path in prefixes if not CHECKOUT or (path != CHECKOUT and path not in CHECKOUT.parents))
     return [path for path in kept if not any(Path(other) in Path(path).parents for other in kept)]
 
 
@@ -263,6 +279,19 @@ def _own_proc() -> str:
     path = f"/proc/{os.getpid()}"
     _pinned.append(os.open(path, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC))
     return path
+
+
+def _sandbox_id(kind: str) -> int:
+    """The kernel's own uid or gid as root: ``SANDBOX_UID_BASE + pid`` where the machine has it;
+    in a container that maps fewer ids (rootless, or user-namespaced), one from the upper half of
+    the ids it maps, above its real users' and below ``nobody``."""
+    with open(f"/proc/self/{kind}_map") as id_map:
+        ranges = [tuple(map(int, line.split())) for line in id_map if line.strip()]
+    wanted = SANDBOX_UID_BASE + os.getpid()
+    if any(first <= wanted < first + count for first, _, count in ranges):
+        return wanted
+    first, _, count = max(ranges, key=lambda mapped: mapped[2])
+    return first + count // 2 + os.getpid() % (count // 2 - 2)
 
 
 def _unshare(root: bool) -> int:

@@ -2,7 +2,7 @@
 
 Grading one submission spends most of its CPU time before the student's first line runs: the
 kernel imports TensorFlow (3-5 s) and Otter's init cell imports Otter (about 2 s). Here those
-imports happen once per batch, in the fork server (``kernel_preload``); each grading child forks a
+imports happen once per batch, in the fork server (``preload``); each grading child forks a
 *zygote* before it starts any thread, and Jupyter launches each kernel by asking the zygote to
 fork. Every kernel is
 still a fresh process that never ran anyone else's code, and stays a descendant of its grading

@@ -13,4 +13,5 @@ AUTOGRADER_ZIP = AUTOGRADER_DIR / "exercise-6-3-lstm-autograder.zip"
 OTTER_CONFIG = ROOT / "otter_config.json"
 EXAMPLE_SUBMISSIONS = ROOT / "examples" / "submissions"
 STUDENT_REQUIREMENTS = ASSIGNMENT_DIR / "student-requirements.txt"  # what students install (any laptop)
+GRADING_REQUIREMENTS = ROOT / "requirements-grading.txt"  # what grading runs on (the Gradescope zip installs it)
 GRADING_CONFIG = ASSIGNMENT_DIR / "grading.json"  # batch grading limits: timeout, memory, workers

@@ -9,11 +9,13 @@ folders, its own uid as root), taking each question's values at its check cell (
 worker watches the child's whole process tree (wall-clock timeout, memory cap), kills every
 descendant when grading ends, and scores the values (``verdicts``).
 
-Layout of the private folder (0700, the grader's only)::
+Layout of the private folder (0711: others may pass through it to ``work/`` by its full path,
+which a kernel confined without namespaces needs, but not list it; everything else in it is the
+grader's only)::
 
     source/      the autograder zip, unpacked: hidden tests, lstm_checks.py, lstm_values.py
     work/        the kernel's folder: the student's notebook and files, the kernel's connection
-                 file and sockets. The only folder the kernel sees.
+                 file and sockets. The only folder the kernel sees (with namespaces) or may read.
     values/      each question's values as the kernel gave them
     probe.json   the random weights and inputs sent to the kernel with the requests
     grading.log  the grading child's output
@@ -58,6 +60,7 @@ class Limits:
     grade_from_log: bool = False  # keep the student's .OTTER_LOG (Otter's runner would dill-load it)
     sandbox: bool = True  # confine the kernel (``confine``); off only with --no-sandbox
     disk_mb: int = 512  # what the notebook may write into its folder (on the grader's disk)
+    alone: bool = False  # root in a container with this one submission (Gradescope): a uid of its own suffices
 
 
 class SandboxUnavailable(Exception):
@@ -67,7 +70,7 @@ class SandboxUnavailable(Exception):
 def check_sandbox(limits: Limits) -> None:
     """Raise ``SandboxUnavailable`` when kernels are to be confined and this machine cannot."""
     if limits.sandbox:
-        missing = confine.available().missing()
+        missing = confine.available().missing(alone=limits.alone)
         if missing:
             raise SandboxUnavailable(missing)
 
@@ -77,10 +80,11 @@ def grade_submission(name: str, data: bytes, autograder: bytes, limits: Limits) 
     start = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="exercise-kit-") as tmp:
         folder = Path(tmp)
+        folder.chmod(0o711)
+        for part in ("source", "values", "work"):
+            (folder / part).mkdir(mode=0o700)
         source = submission.unpack_autograder(autograder, folder / "source")
         questions = verdicts.question_checks(source)
-        for part in ("work", "values"):
-            (folder / part).mkdir()
         try:
             check_sandbox(limits)
             submission.unpack_submission(name, data, folder / "work", submission.assignment_name(source), limits.grade_from_log)
@@ -289,7 +293,8 @@ def _grading_folders(folder: Path) -> list[Path]:
 
 
 def _write_json(path: Path, data) -> None:
-    path.write_text(json.dumps(data))
+    with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as file:
+        json.dump(data, file)
 
 
 def _read_json(path: Path) -> dict:

@@ -3,7 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python=$(command -v python3.11 || command -v python3)
-want=$(cat requirements.txt requirements-dev.txt assignment/requirements.txt pyproject.toml | sha256sum | cut -d' ' -f1)
+want=$(cat requirements.txt requirements-grading.txt requirements-dev.txt assignment/requirements.txt pyproject.toml | sha256sum | cut -d' ' -f1)
 if [ "$(cat .venv/.installed 2>/dev/null)" != "$want" ]; then
   "$python" -m venv .venv
   .venv/bin/python -m pip install --quiet --upgrade pip
