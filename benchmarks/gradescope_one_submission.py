@@ -26,6 +26,7 @@ from exercise_kit.sandbox import memory_mb, process_tree
 from exercise_kit.paths import NOTEBOOK_NAME, SOLUTION_DIR
 
 GRADESCOPE_DEFAULTS = {"memory_mb": 768, "cpus": 0.5, "timeout_s": 600}
+TARGETS = {"pss_mb": 600, "seconds": 20}  # room under the defaults for a student's heavier notebook
 CGROUP_PERIOD_US = 100_000
 POLL_SECONDS = 0.1
 
@@ -102,15 +103,16 @@ def main(argv=None) -> None:
     figures = measure(args.submission, args.cpus)
     print(f"submission: {args.submission.name}, score {figures['score']}, exit code {figures['exit_code']}")
     print(f"run with: {figures['limit']}")
-    print(f"{'':24}{'measured':>12}{'Gradescope default':>22}")
-    print(f"{'grading time (s)':24}{figures['seconds']:12.1f}{GRADESCOPE_DEFAULTS['timeout_s']:22}")
+    print(f"{'':24}{'measured':>12}{'kit target':>12}{'Gradescope default':>22}")
+    print(f"{'grading time (s)':24}{figures['seconds']:12.1f}{TARGETS['seconds']:12}{GRADESCOPE_DEFAULTS['timeout_s']:22}")
     print(f"{'CPU time (s)':24}{figures['cpu_seconds']:12.1f}")
-    print(f"{'peak, summed RSS (MB)':24}{figures['peak_mb']:12.0f}{GRADESCOPE_DEFAULTS['memory_mb']:22}")
-    print(f"{'peak, summed PSS (MB)':24}{figures['peak_pss_mb']:12.0f}{GRADESCOPE_DEFAULTS['memory_mb']:22}")
-    # A container's limit charges each library page once: the PSS sum is the closer estimate.
+    print(f"{'peak, summed RSS (MB)':24}{figures['peak_mb']:12.0f}{'':12}{GRADESCOPE_DEFAULTS['memory_mb']:22}")
+    print(f"{'peak, summed PSS (MB)':24}{figures['peak_pss_mb']:12.0f}{TARGETS['pss_mb']:12}{GRADESCOPE_DEFAULTS['memory_mb']:22}")
+    # A container's limit charges each page once, however many processes map it: the PSS sum is
+    # the estimate (the RSS sum counts the libraries the grader and its kernel share once each).
     fits = figures["peak_pss_mb"] <= GRADESCOPE_DEFAULTS["memory_mb"] and figures["seconds"] <= GRADESCOPE_DEFAULTS["timeout_s"]
-    print("fits Gradescope's defaults" if fits else "does NOT fit Gradescope's defaults: see docs/gradescope.md")
-
+    on_target = figures["peak_pss_mb"] <= TARGETS["pss_mb"] and figures["seconds"] <= TARGETS["seconds"]
+    print(("fits Gradescope's defaults" if fits else "does NOT fit Gradescope's defaults: see docs/gradescope.md") + (", within the kit's targets" if on_target else ", NOT within the kit's targets"))
 
 if __name__ == "__main__":
     main()

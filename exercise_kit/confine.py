@@ -10,7 +10,8 @@ door: afterwards the process and its descendants
 - read only the Python environment, the system libraries and a few devices, and write only
   ``work`` and the private temporary folders (Landlock);
 - have no network (a new network namespace holds a loopback that is down; Landlock denies TCP
-  bind and connect as well) and a new IPC namespace;
+  bind and connect as well, and a seccomp filter refuses every IPv4, IPv6 and raw socket, which
+  also holds without namespaces) and a new IPC namespace;
 - cannot signal, ptrace or read ``/proc`` of processes outside their sandbox (Landlock scopes;
   the kernel may read its own ``/proc/<pid>``);
 - have capped processes, file sizes and no core dumps (rlimits), no controlling terminal, no
@@ -42,10 +43,13 @@ half-way and must exit without running anything.
 """
 
 import ctypes
+import errno
 import functools
 import os
 import resource
+import socket
 import stat
+import struct
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -74,6 +78,15 @@ MS_RDONLY, MS_REMOUNT = 0x1, 0x20
 KEPT_MOUNT_FLAGS = {os.ST_NOSUID: MS_NOSUID, os.ST_NODEV: MS_NODEV, os.ST_NOEXEC: 0x8, os.ST_NOATIME: 0x400, os.ST_NODIRATIME: 0x800, os.ST_RELATIME: 0x200000}
 PR_CAPBSET_READ, PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS = 23, 24, 38
 LINUX_CAPABILITY_VERSION_3 = 0x20080522
+
+# seccomp: classic BPF over struct seccomp_data (little-endian: the low half of the first argument)
+PR_SET_SECCOMP, SECCOMP_MODE_FILTER = 22, 2
+LOAD_WORD, JUMP_IF_EQUAL, JUMP_IF_AT_LEAST, JUMP_IF_ANY_BIT, RETURN = 0x20, 0x15, 0x35, 0x45, 0x06  # BPF_LD|W|ABS, BPF_JMP|JEQ|K, ...
+SECCOMP_RET_KILL_PROCESS, SECCOMP_RET_ERRNO, SECCOMP_RET_ALLOW = 0x80000000, 0x00050000, 0x7FFF0000
+SECCOMP_NR_OFFSET, SECCOMP_ARCH_OFFSET, SECCOMP_FIRST_ARG_OFFSET = 0, 4, 16
+SECCOMP_ARCHES = {"x86_64": (0xC000003E, 41), "aarch64": (0xC00000B7, 198)}  # (AUDIT_ARCH_*, socket's number)
+X32_SYSCALL_BIT = 0x40000000  # x32 calls share x86-64's AUDIT_ARCH: their numbers have this bit
+INTERNET_FAMILIES = (socket.AF_INET, socket.AF_INET6, 17)  # 17: AF_PACKET
 
 SYS_LANDLOCK_CREATE_RULESET, SYS_LANDLOCK_ADD_RULE, SYS_LANDLOCK_RESTRICT_SELF = 444, 445, 446
 LANDLOCK_CREATE_RULESET_VERSION = 1
@@ -104,6 +117,7 @@ class Isolation:
     root: bool
     landlock_abi: int  # 0 when absent
     namespaces: bool  # the mode's unshare works (tested in a forked child)
+    seccomp: bool = False  # a seccomp filter can be installed (no Internet sockets)
 
     def layers(self) -> list[str]:
         """The layers a confined kernel gets here, for the grader's report."""
@@ -113,6 +127,8 @@ class Isolation:
         if self.landlock_abi:
             guarded = ["files"] + ["TCP"] * (self.landlock_abi >= 4) + ["signals"] * (self.landlock_abi >= 6)
             layers.append(f"Landlock ABI {self.landlock_abi} ({', '.join(guarded)})")
+        if self.seccomp:
+            layers.append("no Internet sockets (seccomp)")
         if self.root:
             layers.append("a uid of its own per kernel")
         layers.append(f"process cap {MAX_PROCESSES}")
@@ -154,11 +170,12 @@ def available() -> Isolation:
         finally:
             os._exit(code)  # never back into the caller's code
     code = max(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]), 0)  # killed: nothing works
-    return Isolation(root=root, landlock_abi=code >> 1, namespaces=bool(code & 1))
+    return Isolation(root=root, landlock_abi=code >> 2, namespaces=bool(code & 1), seccomp=bool(code & 2))
 
 
 def _probe(root: bool) -> int:
-    """In the probing child: the Landlock ABI that restricts it, times 2, plus 1 if the namespaces work."""
+    """In the probing child: the Landlock ABI that restricts it, times 4, plus 2 if the seccomp
+    filter installs, plus 1 if the namespaces work."""
     namespaces = abi = 0
     uid, gid = os.geteuid(), os.getegid()
     try:
@@ -171,13 +188,13 @@ def _probe(root: bool) -> int:
     except ConfinementError:
         pass
     try:
+        _prctl(PR_SET_NO_NEW_PRIVS, 1)
         if landlock_abi():
-            _prctl(PR_SET_NO_NEW_PRIVS, 1)
             _restrict_self(_ruleset(landlock_abi(), {}))
             abi = landlock_abi()
     except ConfinementError:
         pass
-    return abi << 1 | namespaces
+    return abi << 2 | _deny_internet_sockets() << 1 | namespaces
 
 
 def landlock_abi() -> int:
@@ -250,6 +267,7 @@ def _confine(work: Path, hide: list[Path], max_processes: int, max_file_mb: int,
         os.setresuid(uid, uid, uid)
     _clear_capabilities()
     _prctl(PR_SET_NO_NEW_PRIVS, 1)
+    _deny_internet_sockets()  # where the machine allows it; ``available()`` reports whether
     if ruleset is not None:
         _restrict_self(ruleset)
 
@@ -291,6 +309,8 @@ def _sandbox_id(kind: str) -> int:
     if any(first <= wanted < first + count for first, _, count in ranges):
         return wanted
     first, _, count = max(ranges, key=lambda mapped: mapped[2])
+    if count < 1024:
+        raise ConfinementError(f"this machine maps {count} {kind}s: none can be the kernel's own")
     return first + count // 2 + os.getpid() % (count // 2 - 2)
 
 
@@ -398,6 +418,43 @@ def _chown_tree(work: Path, uid: int, gid: int) -> None:
     for folder, dirs, files in os.walk(work):
         for name in dirs + files:
             os.chown(os.path.join(folder, name), uid, gid, follow_symlinks=False)
+
+
+def _deny_internet_sockets() -> bool:
+    """Refuse, with a seccomp filter, every IPv4, IPv6 and raw packet socket; True if installed.
+
+    Without a network namespace (a Docker container refuses them), Landlock stops TCP but not UDP
+    or raw sockets: this stops them all, namespaces or not. The kernel talks to the grader over
+    Unix sockets, which stay allowed. System calls of another ABI than the process's own (32-bit
+    x86, x32), which a filter on the socket call's number would miss, kill the process.
+    """
+    arch = SECCOMP_ARCHES.get(os.uname().machine)
+    if arch is None:
+        return False
+    audit_arch, socket_nr = arch
+    program = [
+        (LOAD_WORD, 0, 0, SECCOMP_ARCH_OFFSET),
+        (JUMP_IF_EQUAL, 1, 0, audit_arch),
+        (RETURN, 0, 0, SECCOMP_RET_KILL_PROCESS),
+        (LOAD_WORD, 0, 0, SECCOMP_NR_OFFSET),
+        (JUMP_IF_AT_LEAST, 0, 1, X32_SYSCALL_BIT),
+        (RETURN, 0, 0, SECCOMP_RET_KILL_PROCESS),
+        (JUMP_IF_EQUAL, 0, 2 * len(INTERNET_FAMILIES) + 1, socket_nr),
+        (LOAD_WORD, 0, 0, SECCOMP_FIRST_ARG_OFFSET),
+    ]
+    for family in INTERNET_FAMILIES:
+        program += [(JUMP_IF_EQUAL, 0, 1, family), (RETURN, 0, 0, SECCOMP_RET_ERRNO | errno.EACCES)]
+    program.append((RETURN, 0, 0, SECCOMP_RET_ALLOW))
+    return install_seccomp(program)
+
+
+def install_seccomp(program: list[tuple[int, int, int, int]]) -> bool:
+    """Install a classic-BPF seccomp filter on this process and its future children; False if the
+    machine refuses (needs ``no_new_privs`` or CAP_SYS_ADMIN)."""
+    code = b"".join(struct.pack("<HBBI", *instruction) for instruction in program)
+    buffer = ctypes.create_string_buffer(code, len(code))
+    fprog = struct.pack("<HxxxxxxQ", len(program), ctypes.addressof(buffer))
+    return _libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.c_char_p(fprog), 0, 0) == 0
 
 
 def _lower_limit(kind: int, value: int) -> None:

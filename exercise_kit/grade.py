@@ -38,9 +38,10 @@ def grade_folder(
     """Grade every file in ``submissions`` into ``out``; return the final grades table.
 
     Raises ``sandbox.SandboxUnavailable`` before grading anything when kernels are to be
-    sandboxed (the default) and this machine cannot. With ``release``, each student's feedback
-    gives the one-sentence reason of every hidden check that failed (when grades are released);
-    without it, only when the autograder's ``show_hidden`` says so.
+    sandboxed (the default) and this machine cannot. With ``release`` (grades are published), each
+    student's feedback gives the one-sentence reason of every hidden check that failed, as
+    Gradescope shows them on publishing when the autograder's ``show_hidden`` is on; without it,
+    only the public checks and the total.
     """
     config = json.loads(GRADING_CONFIG.read_text())
     limits = sandbox.Limits(
@@ -54,7 +55,7 @@ def grade_folder(
     workers = workers or config["workers"] or os.cpu_count()
     autograder_bytes = Path(autograder).read_bytes()
     with zipfile.ZipFile(autograder) as zf:
-        show_hidden = release or json.loads(zf.read("otter_config.json")).get("show_hidden", False)
+        show_hidden = release and json.loads(zf.read("otter_config.json")).get("show_hidden", False)
 
     finished = {record["file"]: record for record in report.load_records(out)}
     records, todo = {}, []

@@ -6,23 +6,28 @@ EPERM for the system calls that make namespaces or mounts (``unshare``, ``setns`
 CAP_SYS_ADMIN, and ENOSYS for ``clone3`` (so that the C library falls back to ``clone``). Docker
 has allowed Landlock's system calls since 2022 (moby/moby#43199), but the host's kernel may lack
 Landlock, which ``landlock=False`` stands for. ``seccomp_filter`` returns a ``preexec_fn`` that
-installs such a filter in the process about to run the grader; the filter is inherited by every
-process it starts and cannot be removed.
+installs such a filter (with the kit's own BPF writer, ``confine.install_seccomp``) in the process
+about to run the grader; it is inherited by every process the grader starts and cannot be removed.
 
-Only x86-64 is handled (the architecture of these machines and of Gradescope's); on another one the
-filter refuses to install rather than pretend.
+Only x86-64 is handled (these machines' architecture, and Gradescope's); elsewhere it refuses.
 """
 
-import ctypes
 import errno
 import platform
-import struct
 
-PR_SET_SECCOMP, SECCOMP_MODE_FILTER = 22, 2
-AUDIT_ARCH_X86_64 = 0xC000003E
-LOAD_WORD, JUMP_IF_EQUAL, JUMP_IF_ANY_BIT, RETURN = 0x20, 0x15, 0x45, 0x06
-ALLOW, FAIL_WITH = 0x7FFF0000, 0x00050000  # SECCOMP_RET_ALLOW, SECCOMP_RET_ERRNO | errno
-ARCH_OFFSET, NR_OFFSET, FIRST_ARG_OFFSET = 4, 0, 16  # in struct seccomp_data (little-endian)
+from exercise_kit.confine import (
+    JUMP_IF_ANY_BIT,
+    JUMP_IF_EQUAL,
+    LOAD_WORD,
+    RETURN,
+    SECCOMP_ARCH_OFFSET,
+    SECCOMP_ARCHES,
+    SECCOMP_FIRST_ARG_OFFSET,
+    SECCOMP_NR_OFFSET,
+    SECCOMP_RET_ALLOW,
+    SECCOMP_RET_ERRNO,
+    install_seccomp,
+)
 
 UNSHARE, SETNS, MOUNT, UMOUNT2, PIVOT_ROOT, CLONE, CLONE3 = 272, 308, 165, 166, 155, 56, 435
 LANDLOCK = (444, 445, 446)  # create_ruleset, add_rule, restrict_self
@@ -30,19 +35,20 @@ LANDLOCK = (444, 445, 446)  # create_ruleset, add_rule, restrict_self
 NAMESPACE_FLAGS = 0x00020000 | 0x02000000 | 0x04000000 | 0x08000000 | 0x10000000 | 0x20000000 | 0x40000000
 
 
-def _filter(landlock: bool) -> list[tuple[int, int, int, int]]:
+def _program(landlock: bool) -> list[tuple[int, int, int, int]]:
     refused = {nr: errno.EPERM for nr in (UNSHARE, SETNS, MOUNT, UMOUNT2, PIVOT_ROOT)} | {CLONE3: errno.ENOSYS}
     if not landlock:
         refused |= dict.fromkeys(LANDLOCK, errno.ENOSYS)  # as on a kernel built without Landlock
-    program = [(LOAD_WORD, 0, 0, ARCH_OFFSET), (JUMP_IF_EQUAL, 1, 0, AUDIT_ARCH_X86_64), (RETURN, 0, 0, ALLOW), (LOAD_WORD, 0, 0, NR_OFFSET)]
+    audit_arch, _ = SECCOMP_ARCHES["x86_64"]
+    program = [(LOAD_WORD, 0, 0, SECCOMP_ARCH_OFFSET), (JUMP_IF_EQUAL, 1, 0, audit_arch), (RETURN, 0, 0, SECCOMP_RET_ALLOW), (LOAD_WORD, 0, 0, SECCOMP_NR_OFFSET)]
     for nr, error in refused.items():
-        program += [(JUMP_IF_EQUAL, 0, 1, nr), (RETURN, 0, 0, FAIL_WITH | error)]
+        program += [(JUMP_IF_EQUAL, 0, 1, nr), (RETURN, 0, 0, SECCOMP_RET_ERRNO | error)]
     program += [
         (JUMP_IF_EQUAL, 0, 3, CLONE),
-        (LOAD_WORD, 0, 0, FIRST_ARG_OFFSET),
+        (LOAD_WORD, 0, 0, SECCOMP_FIRST_ARG_OFFSET),
         (JUMP_IF_ANY_BIT, 0, 1, NAMESPACE_FLAGS),
-        (RETURN, 0, 0, FAIL_WITH | errno.EPERM),
-        (RETURN, 0, 0, ALLOW),
+        (RETURN, 0, 0, SECCOMP_RET_ERRNO | errno.EPERM),
+        (RETURN, 0, 0, SECCOMP_RET_ALLOW),
     ]
     return program
 
@@ -51,13 +57,10 @@ def seccomp_filter(landlock: bool = True):
     """A ``preexec_fn`` that makes the process refuse what Docker's default profile refuses."""
     if platform.machine() != "x86_64":
         raise RuntimeError("the container's seccomp filter is written for x86-64")
-    code = b"".join(struct.pack("<HBBI", *instruction) for instruction in _filter(landlock))
+    program = _program(landlock)
 
     def install():
-        libc = ctypes.CDLL(None, use_errno=True)
-        buffer = ctypes.create_string_buffer(code)
-        program = struct.pack("<HxxxxxxQ", len(code) // 8, ctypes.addressof(buffer))
-        if libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.c_char_p(program), 0, 0) != 0:
-            raise OSError(ctypes.get_errno(), "cannot install the container's seccomp filter")
+        if not install_seccomp(program):
+            raise OSError("cannot install the container's seccomp filter")
 
     return install

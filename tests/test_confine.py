@@ -129,7 +129,7 @@ def test_this_machine_can_confine_kernels_in_both_modes(mode):
 
     isolation, missing, layers = in_child(mode, probe)
     assert missing is None, missing
-    assert isolation.namespaces and isolation.landlock_abi >= 6
+    assert isolation.namespaces and isolation.landlock_abi >= 6 and isolation.seccomp
     assert isolation.root == (mode == "root")
     assert any("Landlock" in layer for layer in layers)
 
@@ -289,6 +289,24 @@ def test_a_confined_process_opens_no_network_connection(mode, work, elsewhere):
             tcp.accept()
         with pytest.raises(TimeoutError):
             unix.accept()
+
+
+def test_a_confined_process_creates_no_internet_socket_but_talks_over_unix_sockets(mode, work):
+    """No IPv4, IPv6 or raw socket at all (without a network namespace, as in a Docker container,
+    Landlock alone would leave UDP open); the kernel's own ZeroMQ sockets are Unix sockets."""
+
+    def make_sockets():
+        def make(family, kind):
+            socket.socket(family, kind).close()
+
+        return {
+            "udp": outcome(lambda: make(socket.AF_INET, socket.SOCK_DGRAM)),
+            "tcp6": outcome(lambda: make(socket.AF_INET6, socket.SOCK_STREAM)),
+            "unix": outcome(lambda: make(socket.AF_UNIX, socket.SOCK_STREAM)),
+            "pair": outcome(lambda: [end.close() for end in socket.socketpair()]),
+        }
+
+    assert in_sandbox(mode, work, make_sockets) == {"udp": "PermissionError", "tcp6": "PermissionError", "unix": "ok", "pair": "ok"}
 
 
 def test_a_confined_process_cannot_signal_or_inspect_processes_outside_it(mode, work):

@@ -4,17 +4,25 @@ The whole corpus (tests/corpus/variants.py) is graded in one batch by the kit's 
 real Otter and real TensorFlow: correct submissions written differently get full marks, each
 mistake loses exactly the points aimed at it, and no hostile submission gets points it did not
 earn. docs/hostile-cases.md explains each hostile case.
+
+Then each submission is graded again as Gradescope grades it (issue 11): the autograder zip's own
+``run_autograder``, as root, in a folder laid out like ``/autograder``, inside what Docker's default
+seccomp profile refuses (no namespaces; Landlock allowed). Every score and every kind of status
+must be the batch grader's: a score means the same thing in both places.
 """
 
 import hashlib
 import json
 import re
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import psutil
 import pytest
 
+from container import seccomp_filter
 from corpus import attacks, variants
+from exercise_kit import gradescope
 from exercise_kit.grade import grade_folder
 from exercise_kit.paths import ROOT
 
@@ -44,6 +52,32 @@ def digests(folder):
 @pytest.fixture(scope="session")
 def corpus_grades(corpus_batch):
     return corpus_batch[0]
+
+
+@pytest.fixture(scope="session")
+def corpus_gradescope(corpus_batch, tmp_path_factory):
+    """{file: results.json} of each submission graded as Gradescope runs the zip, two at a time."""
+    submissions, folder = corpus_batch[1] / "submissions", tmp_path_factory.mktemp("corpus-gradescope")
+    contained = seccomp_filter(landlock=True)
+
+    def run(submission):
+        return gradescope.run(submissions / submission.name, folder / submission.name, notebook_timeout=TIMEOUT_SECONDS, preexec_fn=contained)
+
+    with ThreadPoolExecutor(2) as pool:
+        return dict(zip((submission.name for submission in CORPUS), pool.map(run, CORPUS)))
+
+
+def kind(status: str) -> str:
+    """"Timeout" of "Timeout: grading took longer than 120 s", "Completed" of "Completed; 1 process ..."."""
+    return re.split(r"[:;]", status)[0]
+
+
+@pytest.mark.parametrize("submission", CORPUS, ids=lambda submission: submission.name)
+def test_gradescope_gives_the_points_and_the_kind_of_status_of_the_batch_grader(corpus_grades, corpus_gradescope, submission):
+    row, results = corpus_grades.loc[submission.name], corpus_gradescope[submission.name]
+    gradescope_points = {test["name"]: test["score"] for test in results["tests"] if "max_score" in test}
+    assert gradescope_points == {question: row[question] for question in variants.POINTS}
+    assert kind(results["extra_data"]["grading_status"]) == kind(row["grading_status"]), (results["extra_data"], row["grading_status"])
 
 
 def with_known_weakness(submission):

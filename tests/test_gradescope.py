@@ -1,8 +1,10 @@
 """The Gradescope path: the autograder zip as Gradescope runs it, and the hand-graded answers' PDFs.
 
-The zip's own entry point (``run_otter.py``) grades in a folder laid out like Gradescope's
-``/autograder`` (see ``exercise_kit.gradescope`` for how it is pointed there), and the
-``results.json`` it writes must be Gradescope's documented format.
+The zip's own ``run_autograder`` grades, as root, in a folder laid out like Gradescope's
+``/autograder`` (``exercise_kit.gradescope.run``), inside what a Docker container refuses a root
+process (``container.seccomp_filter``: no namespaces; Landlock as the host has it). The
+``results.json`` it writes must be Gradescope's documented format, and say what students see when.
+(tests/test_corpus.py grades the whole corpus that way and compares with the batch grader.)
 """
 
 import copy
@@ -15,16 +17,17 @@ from concurrent.futures import ThreadPoolExecutor
 import jsonschema
 import nbformat
 import pytest
-import yaml
 from pypdf import PdfReader
 
+from container import seccomp_filter
+from corpus import attacks, variants
 from exercise_kit import gradescope
+from exercise_kit.build import flattened_requirements
 from exercise_kit.free_response import write_pdfs
-from exercise_kit.paths import AUTOGRADER_ZIP, NOTEBOOK_NAME, ROOT, SOLUTION_DIR, STUDENT_DIR
+from exercise_kit.paths import AUTOGRADER_ZIP, GRADING_REQUIREMENTS, NOTEBOOK_NAME, ROOT, SOLUTION_DIR, STUDENT_DIR
 
 SCHEMA = json.loads((ROOT / "exercise_kit" / "schemas" / "gradescope_results.schema.json").read_text())
-POINTS = {"q1_data": 2, "q2_model": 3, "q3_training": 3, "q4_predictions": 2, "q5_gates": 4, "q6_forget_gate": 1,
-          "q6_input_gate": 1, "q6_output_gate": 1, "q6_hidden_state": 1, "q6_cell_candidate": 1, "q6_counting": 1}  # fmt: skip
+PACKAGE = ROOT / "exercise_kit"
 
 
 def autograder_file(name: str) -> bytes:
@@ -32,47 +35,109 @@ def autograder_file(name: str) -> bytes:
         return archive.read(name)
 
 
-def test_the_autograder_zip_pins_the_python_and_libraries_that_the_kit_is_tested_with():
-    dependencies = yaml.safe_load(autograder_file("environment.yml"))["dependencies"]
-    pip = next(item["pip"] for item in dependencies if isinstance(item, dict))
-    pins = dict(line.split("==") for line in pip)
-    pins = {name.split("[")[0]: version for name, version in pins.items()}  # otter-grader[grading,plugins]
+def test_the_zip_installs_the_pinned_grading_environment_that_the_kit_is_tested_with():
+    requirements = autograder_file("requirements.txt").decode()
+    pins = dict(line.split("==") for line in requirements.splitlines() if line and not line.startswith("#"))
 
-    assert f"python={sys.version_info.major}.{sys.version_info.minor}" in dependencies
-    assert {"tensorflow-cpu", "otter-grader", "numpy", "keras"} <= set(pins)
+    assert requirements == flattened_requirements(GRADING_REQUIREMENTS)
+    assert {"tensorflow-cpu", "otter-grader", "numpy", "keras", "nbclient", "ipykernel"} <= set(pins)
     assert pins == {name: importlib.metadata.version(name) for name in pins}
+    assert "python=3.11" in autograder_file("setup.sh").decode() and sys.version_info[:2] == (3, 11)
+
+
+def test_the_zip_ships_the_kit_itself_and_runs_its_grader_as_root():
+    with zipfile.ZipFile(AUTOGRADER_ZIP) as archive:
+        shipped = {name.removeprefix("kit/exercise_kit/") for name in archive.namelist() if name.startswith("kit/exercise_kit/")}
+        for name in shipped:
+            assert archive.read(f"kit/exercise_kit/{name}") == (PACKAGE / name).read_bytes(), name
+    assert shipped == {path.relative_to(PACKAGE).as_posix() for path in [*PACKAGE.glob("*.py"), *PACKAGE.glob("schemas/*.json")]}
+    assert "-m exercise_kit run-autograder" in autograder_file("run_autograder").decode()
+    assert "run_otter.py" not in autograder_file("run_autograder").decode()
+
+
+CONTAINED = {"landlock": seccomp_filter(landlock=True), "uid alone": seccomp_filter(landlock=False)}
+
+# What the kernel's uid must not do on Gradescope: read the hidden tests and checks, list them,
+# write the results file. A canary (corpus/attacks.py): anything that gets through costs it q6_forget_gate.
+BREAK_IN = """
+def attack():
+    got = []
+    for path in ("{root}/source/files/lstm_checks.py", "{root}/source/tests/q3_training.py", "{root}/source/otter_config.json"):
+        try:
+            got.append(open(path).read(10))
+        except OSError:
+            pass
+    try:
+        got.append(os.listdir("{root}/source"))
+    except OSError:
+        pass
+    try:
+        with open("{root}/results/results.json", "w") as results:
+            results.write('{{"score": 100}}')
+        got.append("results.json")
+    except OSError:
+        pass
+    return got
+"""
 
 
 @pytest.fixture(scope="module")
 def gradescope_results(tmp_path_factory):
-    """results.json of the solution and of the blank template, graded side by side."""
-    submissions = {"solution": SOLUTION_DIR / NOTEBOOK_NAME, "template": STUDENT_DIR / NOTEBOOK_NAME}
-    with ThreadPoolExecutor(2) as pool:
-        futures = {name: pool.submit(gradescope.run, path, tmp_path_factory.mktemp(name)) for name, path in submissions.items()}
+    """results.json of the solution and the blank template in a container with Landlock, and of
+    the solution breaking in from a container with the uid alone, graded side by side."""
+    tmp = tmp_path_factory.mktemp("gradescope")
+    attacks._canary("breaks-into-autograder", BREAK_IN.format(root=tmp / "break-in" / "autograder"))(tmp / "break-in.ipynb")
+    runs = {
+        "solution": (SOLUTION_DIR / NOTEBOOK_NAME, "landlock"),
+        "template": (STUDENT_DIR / NOTEBOOK_NAME, "landlock"),
+        "break-in": (tmp / "break-in.ipynb", "uid alone"),
+    }
+    with ThreadPoolExecutor(len(runs)) as pool:
+        futures = {name: pool.submit(gradescope.run, notebook, tmp / name, preexec_fn=CONTAINED[kind]) for name, (notebook, kind) in runs.items()}
         return {name: future.result() for name, future in futures.items()}
 
 
-@pytest.mark.parametrize("submission", ["solution", "template"])
+@pytest.mark.parametrize("submission", ["solution", "template", "break-in"])
 def test_results_json_is_in_gradescopes_format(gradescope_results, submission):
     jsonschema.validate(gradescope_results[submission], SCHEMA)
 
 
 def question_scores(results: dict) -> dict:
-    return {test["name"]: (test["score"], test["max_score"]) for test in results["tests"] if "max_score" in test}
+    return {test["name"]: test["score"] for test in results["tests"] if "max_score" in test}
 
 
 def test_the_solution_gets_every_point_and_the_blank_template_none(gradescope_results):
-    assert question_scores(gradescope_results["solution"]) == {name: (points, points) for name, points in POINTS.items()}
-    assert question_scores(gradescope_results["template"]) == {name: (0, points) for name, points in POINTS.items()}
+    assert question_scores(gradescope_results["solution"]) == variants.POINTS
+    assert question_scores(gradescope_results["template"]) == variants.ZERO
 
 
-def test_students_see_the_public_checks_at_once_and_the_hidden_tests_as_the_config_says(gradescope_results):
-    show_hidden = json.loads(autograder_file("otter_config.json"))["show_hidden"]
+def test_with_the_uid_alone_the_kernel_reads_no_autograder_file_and_writes_no_result(gradescope_results):
+    results = gradescope_results["break-in"]
+    assert question_scores(results) == variants.POINTS, "something got through: the canary lost q6_forget_gate"
+    assert results["extra_data"]["grading_status"] == "Completed"
+
+
+def test_students_see_the_public_checks_at_once_and_each_questions_verdict_when_grades_are_published(gradescope_results):
+    assert json.loads(autograder_file("otter_config.json"))["show_hidden"] is True
     for results in gradescope_results.values():
         public, *questions = results["tests"]
         assert (public["name"], public["visibility"]) == ("Public Tests", "visible")
-        assert {test["visibility"] for test in questions} == {"after_published" if show_hidden else "hidden"}
-    assert gradescope_results["template"]["tests"][0]["status"] == "failed"
+        assert {test["visibility"] for test in questions} == {"after_published"}
+        assert results["stdout_visibility"] == "hidden"
+    template = gradescope_results["template"]
+    assert "Test case failed" in template["tests"][0]["output"]
+    for test in template["tests"][1:]:  # one sentence or two of the checks' own words, no grader internals
+        assert test["output"] and len(test["output"]) < 600, test
+        assert not any(word in test["output"] for word in ("Traceback", "exercise_kit", "lstm_checks", "/autograder", "File \""))
+
+
+def test_a_grading_that_did_not_complete_tells_the_student_why_at_once():
+    record = {"grading_status": "Timeout: grading took longer than 480 s", "seconds": 480.0, "peak_memory_mb": 300.0,
+              "results": {"score": 2.0, "tests": [{"name": "q1_data", "score": 2.0, "max_score": 2.0, "visibility": "hidden", "output": ""}]}}  # fmt: skip
+    results = gradescope.gradescope_results(record, show_hidden=False)
+    assert results["output"] == "Grading did not complete. Timeout: grading took longer than 480 s."
+    assert results["tests"][0]["visibility"] == "hidden" and "visibility" not in results
+    jsonschema.validate(results, SCHEMA)
 
 
 @pytest.mark.parametrize(
@@ -84,7 +149,7 @@ def test_students_see_the_public_checks_at_once_and_the_hidden_tests_as_the_conf
         lambda results: results["tests"][1].pop("score"),
         lambda results: results["tests"][1].pop("name"),
         lambda results: results.update(points=20),
-        lambda results: results.pop("tests"),
+        lambda results: [results.pop("tests"), results.pop("score")],
     ],
     ids=["unknown visibility", "score as text", "unknown status", "max_score without score", "test without a name", "unknown key", "no score at all"],
 )

@@ -12,7 +12,8 @@ import sys
 
 import pytest
 
-from exercise_kit.paths import ASSIGNMENT_DIR, ROOT, STUDENT_REQUIREMENTS
+from exercise_kit.build import flattened_requirements
+from exercise_kit.paths import GRADING_REQUIREMENTS, ROOT, STUDENT_REQUIREMENTS
 
 PLATFORMS = {  # what docs/students.md promises, and where: (pip's platform tags, Python version)
     "Windows": (["win_amd64"], "3.11"),
@@ -23,11 +24,11 @@ PLATFORMS = {  # what docs/students.md promises, and where: (pip's platform tags
 
 
 def pins(path):
-    return dict(re.findall(r"^([A-Za-z0-9_.-]+)==(\S+)", path.read_text(), re.MULTILINE))
+    return dict(re.findall(r"^([A-Za-z0-9_.-]+)==(\S+)", flattened_requirements(path), re.MULTILINE))
 
 
 def test_student_pins_are_the_grading_versions_with_tensorflow_for_tensorflow_cpu():
-    grading = pins(ASSIGNMENT_DIR / "requirements.txt") | pins(ROOT / "requirements.txt")
+    grading = pins(GRADING_REQUIREMENTS)
     student = pins(STUDENT_REQUIREMENTS)
     assert student["tensorflow"] == grading["tensorflow-cpu"]
     assert {name: version for name, version in student.items() if name != "tensorflow"} == {name: grading[name] for name in student if name != "tensorflow"}
