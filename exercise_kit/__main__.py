@@ -1,4 +1,4 @@
-"""Command line of the kit: ``python -m exercise_kit JOB ...`` (one module per job)."""
+"""Command line of the kit: ``exercise-kit JOB ...`` (or ``python -m exercise_kit JOB ...``), one module per job."""
 
 import argparse
 import sys
@@ -7,16 +7,32 @@ from pathlib import Path
 
 from .paths import AUTOGRADER_ZIP
 
+EXAMPLES = {
+    "build": "exercise-kit build",
+    "grade": "exercise-kit grade submissions.zip --out graded      # Canvas's Download Submissions, as it comes\n"
+    "  exercise-kit grade submissions/ --out graded        # a folder of notebooks, export zips or Gradescope's export folders\n"
+    "  exercise-kit grade submissions.zip --out graded --release   # then: each student's reasons in feedback.md",
+    "run-autograder": "exercise-kit run-autograder /autograder   # what the Gradescope zip's run_autograder runs, as root",
+    "free-response": "exercise-kit free-response submissions.zip --out free_response\n"
+    "  # then fill free_response/q7_scores.csv, or upload free_response/q7_all_students.pdf to Gradescope",
+    "canvas": "exercise-kit canvas graded/final_grades.csv gradebook.csv --manual free_response/q7_scores.csv --out canvas_grades.csv\n"
+    "  # gradebook.csv: Canvas's Grades > Export > Export Entire Gradebook, unchanged",
+}
+
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m exercise_kit", description=__doc__)
+    parser = argparse.ArgumentParser(prog="exercise-kit", description=__doc__)
     jobs = parser.add_subparsers(dest="job", required=True)
 
-    jobs.add_parser("build", help="rebuild student_template/, solution/, autograder/ and otter_config.json from assignment/")
+    def job(name, help):
+        return jobs.add_parser(name, help=help, description=help, epilog=f"example:\n  {EXAMPLES[name]}", formatter_class=argparse.RawDescriptionHelpFormatter)
 
-    grade = jobs.add_parser("grade", help="grade every submission in a folder (no Docker)")
-    grade.add_argument("submissions", type=Path, help="folder of .ipynb files and export zips")
+    job("build", "rebuild student_template/, solution/, autograder/ and otter_config.json from assignment/")
+
+    grade = job("grade", "grade every submission of a class (no Docker): a folder, or an LMS's download zip")
+    grade.add_argument("submissions", type=Path, help="Canvas's download zip, or a folder of .ipynb files, export zips and submission folders")
     grade.add_argument("--out", type=Path, default=Path("graded"), help="output folder (default: graded/)")
+    grade.add_argument("--manual", type=Path, help="the filled Q7 scoring sheet (from free-response): final_grades.csv gets its column")
     grade.add_argument("--autograder", type=Path, default=AUTOGRADER_ZIP, help="autograder zip (default: %(default)s)")
     grade.add_argument("--workers", type=int, help="parallel submissions (default: the number of cores)")
     grade.add_argument("--timeout", type=float, help="seconds per submission (default: from the kit's config)")
@@ -26,19 +42,20 @@ def main(argv=None):
     grade.add_argument("--release", action="store_true", help="give each student the reasons of the hidden checks they failed, in feedback.md (when grades are released; graded submissions are not graded again)")
     grade.add_argument("--no-sandbox", action="store_true", help="run kernels unconfined, as the grading user (every row's status says so)")
 
-    autograder = jobs.add_parser("run-autograder", help="grade the one submission of a Gradescope container (the zip's run_autograder runs this as root)")
+    autograder = job("run-autograder", "grade the one submission of a Gradescope container (the zip's run_autograder runs this as root)")
     autograder.add_argument("root", type=Path, nargs="?", default=Path("/autograder"), help="Gradescope's folder (default: %(default)s)")
     autograder.add_argument("--timeout", type=float, help="seconds for the notebook (default: 480, under Gradescope's 10 minutes)")
 
-    canvas = jobs.add_parser("canvas", help="write a Canvas gradebook CSV from final_grades.csv and a roster")
-    canvas.add_argument("grades", type=Path, help="final_grades.csv written by the grade job")
-    canvas.add_argument("roster", type=Path, help="CSV with Student, ID, SIS User ID, SIS Login ID, Section, submission")
+    pdfs = job("free-response", "one PDF per submission with its Q7 answer, a scoring sheet, and one PDF of all for Gradescope")
+    pdfs.add_argument("submissions", type=Path, help="the same submissions as for grade")
+    pdfs.add_argument("--out", type=Path, default=Path("free_response"), help="folder for the PDFs and the sheet (default: %(default)s)")
+
+    canvas = job("canvas", "write a Canvas gradebook import file from the grades and Canvas's gradebook export")
+    canvas.add_argument("grades", type=Path, help="final_grades.csv written by grade, or Gradescope's Download Grades CSV")
+    canvas.add_argument("roster", type=Path, help="Canvas's gradebook export (Grades > Export > Export Entire Gradebook), unchanged; or a roster with a submission column")
+    canvas.add_argument("--manual", type=Path, help="the filled Q7 scoring sheet: totals and points possible then count Q7")
     canvas.add_argument("--out", type=Path, default=Path("canvas_grades.csv"))
     canvas.add_argument("--assignment", default="Exercise 6-3 (LSTM)", help="the assignment's column name in Canvas")
-
-    pdfs = jobs.add_parser("free-response", help="one PDF per submission with its Q7 answer, for grading by hand")
-    pdfs.add_argument("submissions", type=Path, help="folder of .ipynb files, export zips, or folders with one notebook each")
-    pdfs.add_argument("--out", type=Path, default=Path("free_response"), help="folder for the PDFs (default: %(default)s)")
 
     args = parser.parse_args(argv)
     if args.job == "build":
@@ -46,15 +63,21 @@ def main(argv=None):
 
         build.build()
     elif args.job == "grade":
-        if not args.scheduler:
+        from . import sandbox
+
+        if not args.scheduler:  # a Dask worker checks its own machine
+            try:
+                sandbox.check_sandbox(sandbox.Limits(sandbox=not args.no_sandbox))
+            except sandbox.SandboxUnavailable as reason:
+                parser.exit(2, f"Nothing was graded: {reason}\n")
             from . import fork_server
 
-            fork_server.start()  # its imports overlap this process's own
+            fork_server.start(log=args.out / "grader.log")  # its imports overlap this process's own
 
-        from . import grade, sandbox
+        from . import grade
 
         try:
-            grade.grade_folder(
+            grades = grade.grade_folder(
                 args.submissions,
                 args.out,
                 autograder=args.autograder,
@@ -65,9 +88,13 @@ def main(argv=None):
                 grade_from_log=args.grade_from_log,
                 sandboxed=not args.no_sandbox,
                 release=args.release,
+                manual=args.manual,
             )
         except sandbox.SandboxUnavailable as reason:
             parser.exit(2, f"Nothing was graded: {reason}\n")
+        except ValueError as error:  # a download or a sheet the kit cannot read
+            parser.exit(2, f"error: {error}\n")
+        print(grade.command_summary(grades, args.out))
     elif args.job == "run-autograder":
         from . import fork_server
 
@@ -75,20 +102,28 @@ def main(argv=None):
         from . import gradescope
 
         gradescope.grade(args.root, timeout=args.timeout or gradescope.TIMEOUT_SECONDS)
+    elif args.job == "free-response":
+        from . import downloads, free_response
+
+        collected = downloads.collect(args.submissions)
+        written = free_response.write_pdfs([(u.name, u.data) for u in collected.uploads], args.out, students={u.name: u.student for u in collected.uploads})
+        print(f"{len(written.pdfs)} PDF{'s' * (len(written.pdfs) != 1)} in {args.out}; scoring sheet: {written.sheet}")
+        if written.combined:
+            print(f"all in one, for Gradescope: {written.combined} ({written.pages_per_student} page{'s' * (written.pages_per_student != 1)} per student)")
+        for line in written.unreadable:
+            print(f"unreadable: {line}")
     elif args.job == "canvas":
         from . import canvas
 
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            canvas.export(args.grades, args.roster, args.out, assignment=args.assignment)
+            try:
+                canvas.export(args.grades, args.roster, args.out, assignment=args.assignment, manual=args.manual)
+            except ValueError as error:
+                parser.exit(2, f"error: {error}\n")
         for warning in caught:
             print(f"warning: {warning.message}", file=sys.stderr)
-    elif args.job == "free-response":
-        from . import free_response
-
-        submissions = sorted(p for p in args.submissions.iterdir() if p.is_dir() or p.suffix in (".ipynb", ".zip"))
-        for pdf in free_response.write_pdfs(submissions, args.out):
-            print(pdf)
+        print(f"Canvas import file: {args.out}")
 
 
 if __name__ == "__main__":

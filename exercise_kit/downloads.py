@@ -10,8 +10,11 @@ folder by folder), named as it is.
 """
 
 import re
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+
+import yaml
 
 CANVAS_NAME = re.compile(r"^(?P<student>[a-z0-9]+)(?P<late>_LATE)?_(?P<user_id>\d+)_(?P<submission_id>\d+)_(?P<file>.+)$")
 RESUBMITTED = re.compile(r"^(?P<stem>.+)-(?P<copy>\d+)(?P<suffix>\.[A-Za-z0-9]+)$")
@@ -40,3 +43,85 @@ def canvas_file(name: str) -> CanvasFile | None:
     if not match:
         return None
     return CanvasFile(match["student"], bool(match["late"]), match["user_id"], int(match["submission_id"]), match["file"])
+
+
+@dataclass(frozen=True)
+class Upload:
+    """One submission to grade: its name (the row's ``file`` in final_grades.csv), its bytes (a
+    notebook or a zip; a folder is zipped), and what the download says about its student."""
+
+    name: str
+    data: bytes
+    student: str = ""
+    late: bool = False
+    canvas_user_id: str = ""
+
+
+@dataclass(frozen=True)
+class Collected:
+    uploads: list[Upload]
+    superseded: list[str]  # a student's older files, left out: their newest is graded
+
+
+def collect(source: Path) -> Collected:
+    """The submissions in ``source``: a folder (of files and folders, as downloaded and unpacked) or
+    a zip that an LMS downloads (Canvas's *Download Submissions*). A student with several Canvas
+    files is graded on the newest (highest submission id, then the latest re-upload)."""
+    source = Path(source)
+    entries = _zip_entries(source) if source.is_file() else _folder_entries(source)
+    uploads = [Upload(name, data, **_student(name, students)) for name, data, students in entries]
+    newest = set(newest_by_user(upload.name for upload in uploads).values())
+    superseded = sorted(upload.name for upload in uploads if canvas_file(upload.name) and upload.name not in newest)
+    return Collected([upload for upload in uploads if upload.name not in superseded], superseded)
+
+
+def newest_by_user(names) -> dict[str, str]:
+    """Canvas user id -> the name of that user's newest file (highest submission id, then latest re-upload)."""
+
+    def age(name: str) -> tuple:
+        canvas = canvas_file(name)
+        return canvas.submission_id, canvas.upload, name
+
+    return {canvas_file(name).user_id: name for name in sorted((name for name in names if canvas_file(name)), key=age)}
+
+
+def _student(name: str, students: dict[str, str]) -> dict:
+    canvas = canvas_file(name)
+    if canvas:
+        return {"student": canvas.student, "late": canvas.late, "canvas_user_id": canvas.user_id}
+    return {"student": students.get(name, "")}
+
+
+def _folder_entries(folder: Path):
+    """(name, bytes, students) of each file and folder in ``folder``, hidden ones left out. A
+    folder's files are zipped; Gradescope's ``submission_metadata.yml`` names each folder's students."""
+    from .submission import folder_as_zip
+
+    students = gradescope_students(folder / GRADESCOPE_METADATA)
+    for path in sorted(folder.iterdir()):
+        if path.name.startswith(".") or path.name == GRADESCOPE_METADATA or path.is_symlink():
+            continue
+        yield path.name, folder_as_zip(path) if path.is_dir() else path.read_bytes(), students
+
+
+def _zip_entries(download: Path):
+    """(name, bytes, no students) of each file in a downloaded zip of submissions."""
+    with zipfile.ZipFile(download) as archive:
+        for info in sorted(archive.infolist(), key=lambda info: info.filename):
+            name = Path(info.filename).name
+            if not info.is_dir() and not name.startswith(".") and not info.filename.startswith("__MACOSX/"):
+                yield name, archive.read(info), {}
+
+
+GRADESCOPE_METADATA = "submission_metadata.yml"
+
+
+def gradescope_students(path: Path) -> dict[str, str]:
+    """{submission folder: "Name, Other Name"} from Gradescope's export metadata, if there is one."""
+    if not path.is_file():
+        return {}
+    metadata = yaml.safe_load(path.read_text()) or {}
+    return {
+        str(folder): ", ".join(str(submitter.get(":name", "")) for submitter in (fields or {}).get(":submitters", []))
+        for folder, fields in metadata.items()
+    }

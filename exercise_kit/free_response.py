@@ -4,44 +4,40 @@ The PDFs are made here, on the instructor's side, with the machine's Chromium: O
 export would need LaTeX and pandoc, or a browser downloaded by ``playwright install``, on every
 student's machine. Each PDF holds the manually graded questions only: the cells between Otter's
 ``<!-- BEGIN QUESTION -->`` and ``<!-- END QUESTION -->`` markers, which ``otter assign`` keeps
-in the student notebook around every question without tests.
+in the student notebook around every question without tests. Beside the PDFs go a scoring sheet
+for the scores (``manual`` merges it into the grades) and every answer in one PDF, for Gradescope.
 """
 
+import html
 import shutil
-import zipfile
+from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
 from nbconvert import HTMLExporter
 
+from . import manual, submission
+
 BEGIN_MARKER = "<!-- BEGIN QUESTION -->"
 END_MARKER = "<!-- END QUESTION -->"
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome")
+SHEET = "q7_scores.csv"
+COMBINED_PDF = "q7_all_students.pdf"
 
 
-def read_submission(path: Path) -> nbformat.NotebookNode:
-    """The notebook of a submission: an ``.ipynb`` file, the zip made by the export cell, or a
-    folder holding one notebook (as in Gradescope's export of submissions).
-
-    Only the notebook is read from a zip: its ``.OTTER_LOG`` is a pickle, never opened here.
-    """
-    path = Path(path)
-    if path.suffix == ".ipynb":
-        return nbformat.read(path, as_version=4)
-    if path.is_dir():
-        sources = {str(p): p.read_text(encoding="utf-8") for p in path.rglob("*.ipynb")}
-    else:
-        with zipfile.ZipFile(path) as archive:
-            names = [name for name in archive.namelist() if name.endswith(".ipynb") and not name.startswith("__MACOSX/")]
-            sources = {name: archive.read(name).decode("utf-8") for name in names}
-    if len(sources) != 1:
-        raise ValueError(f"{path.name}: expected one notebook, found {sorted(sources)}")
-    return nbformat.reads(next(iter(sources.values())), as_version=4)
+@dataclass(frozen=True)
+class Written:
+    pdfs: list[Path]  # one per readable submission, in the submissions' order
+    sheet: Path  # the scoring sheet, a row per submission (``manual`` reads it)
+    combined: Path | None  # every readable submission's answers in one PDF; None when none is readable
+    pages_per_student: int  # the length of each student's section of ``combined``
+    unreadable: list[str]  # "<name>: <why>", one line per submission without a PDF
 
 
 def free_response_notebook(nb: nbformat.NotebookNode, title: str) -> nbformat.NotebookNode:
     """A notebook with a title cell and the cells of every manually graded question in ``nb``."""
-    cells, inside = [nbformat.v4.new_markdown_cell(f"# {title}")], False
+    cells, inside = [nbformat.v4.new_markdown_cell(f"# {html.escape(title)}")], False
     for cell in nb.cells:
         if cell.cell_type == "markdown" and cell.source.lstrip().startswith(BEGIN_MARKER):
             inside = True
@@ -50,7 +46,7 @@ def free_response_notebook(nb: nbformat.NotebookNode, title: str) -> nbformat.No
         if inside:
             cells.append(cell)
     if len(cells) == 1:
-        raise ValueError(f"{title}: no {BEGIN_MARKER} ... {END_MARKER} cells in the notebook")
+        raise ValueError(f"the notebook has no free-response question (no {BEGIN_MARKER} cell)")
     return nbformat.v4.new_notebook(cells=cells, metadata=nb.metadata)
 
 
@@ -61,28 +57,70 @@ def find_chromium() -> str:
     raise FileNotFoundError(f"No Chromium found (looked for {', '.join(CHROMIUM_NAMES)}): apt-get install chromium")
 
 
-def write_pdfs(submissions: list[Path], out_dir: Path, chromium: str | None = None) -> list[Path]:
-    """Write ``out_dir/<submission name>.pdf`` for every submission; returns the PDFs' paths.
+def write_pdfs(
+    submissions: Iterable[tuple[str, bytes]], out_dir: Path, students: dict[str, str] | None = None, chromium: str | None = None
+) -> Written:
+    """Print each submission's free-response answers to ``out_dir/<name without suffix>.pdf``,
+    and write the scoring sheet and the combined PDF beside them.
 
-    The page is printed offline and without JavaScript: every request it would make (MathJax,
-    images a student linked) is refused, and no script a student wrote in Markdown runs.
+    ``submissions`` are (name, bytes of a notebook or a zip) pairs, a folder given as
+    ``submission.folder_as_zip``; the notebook is found as the grader finds it. ``students`` gives
+    a submission's student by its name, shown beside the name at the top of its PDF. A submission
+    that cannot be read gets a line in ``unreadable`` and a row in the sheet; the others their PDF.
+
+    The combined PDF is for grading on Gradescope as an *Exam / Quiz*, an instructor-uploaded
+    assignment: staff upload it on the *Manage Scans* page, where it becomes one submission per
+    student, each matched to the roster (by the name region of the outline, or by hand). Each
+    student's section starts on a new page with the submission's name and student, in the sheet's
+    order, and every section has the same number of pages, ``pages_per_student`` (blank pages
+    follow a shorter answer), so that the file is cut into submissions every N pages, as scans of
+    an exam whose template has N pages are.
+
+    The pages are printed offline and without JavaScript: every request a page would make
+    (MathJax, images a student linked) is refused, and no script a student wrote in Markdown runs.
     """
     from playwright.sync_api import sync_playwright
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    students = students or {}
     exporter = HTMLExporter(template_name="lab")
-    pdfs = []
+    names, pdfs, unreadable = [], {}, []
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=chromium or find_chromium())
         page = browser.new_page(java_script_enabled=False)
         page.route("**/*", lambda route: route.abort())
-        for submission in map(Path, submissions):
-            html, _ = exporter.from_notebook_node(free_response_notebook(read_submission(submission), submission.name))
-            page.set_content(html)
-            pdf = out_dir / f"{submission.stem}.pdf"
+        for name, data in submissions:
+            names.append(name)
+            title = f"{name} — {students[name]}" if students.get(name) else name
+            try:
+                nb = free_response_notebook(submission.read_notebook(name, data), title)
+            except (submission.InvalidSubmission, ValueError) as reason:
+                unreadable.append(f"{name}: {reason}")
+                continue
+            page.set_content(exporter.from_notebook_node(nb)[0])
+            pdf = out_dir / f"{Path(name).stem}.pdf"
             page.pdf(path=str(pdf), format="A4", margin={side: "15mm" for side in ("top", "right", "bottom", "left")})
-            pdfs.append(pdf)
+            pdfs[name] = pdf
         browser.close()
-    return pdfs
+    sheet = out_dir / SHEET
+    rows = manual.write_sheet(sheet, {name: students.get(name, "") for name in names}, manual.manual_questions())[manual.FILE_COLUMN]
+    combined = out_dir / COMBINED_PDF if pdfs else None
+    pages = combine([pdfs[name] for name in rows if name in pdfs], combined) if pdfs else 0
+    return Written(list(pdfs.values()), sheet, combined, pages, unreadable)
 
+
+def combine(pdfs: list[Path], out: Path) -> int:
+    """Write ``pdfs`` one after the other into ``out``, each padded with blank pages to the length
+    of the longest; return that length."""
+    from pypdf import PdfReader, PdfWriter
+
+    readers = [PdfReader(pdf) for pdf in pdfs]
+    pages = max(len(reader.pages) for reader in readers)
+    writer = PdfWriter()
+    for reader in readers:
+        writer.append(reader)
+        for _ in range(pages - len(reader.pages)):
+            writer.add_blank_page()
+    writer.write(out)
+    return pages

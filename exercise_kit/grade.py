@@ -1,6 +1,7 @@
 """Batch grading job: every submission in a folder, in parallel, without Docker, nothing lost.
 
-Each input file gets a record (``out/submissions/<file>/record.json``) as soon as it is graded,
+The folder holds what students uploaded (files, or folders as Gradescope exports them) or is an
+LMS's download zip (``downloads``). Each input gets a record (``out/submissions/<file>/record.json``) as soon as it is graded,
 and the report (``final_grades.csv``, feedback, summary) is rewritten after each one, so an
 interrupted run leaves complete, valid output for what was finished. A record carries a key made
 of the submission's content, the autograder and the limits: re-running the command grades only
@@ -18,7 +19,9 @@ from pathlib import Path
 import pandas as pd
 from tqdm import tqdm
 
-from . import fork_server, report, sandbox
+from otter.grade.utils import POINTS_POSSIBLE_LABEL
+
+from . import downloads, fork_server, report, sandbox
 from .paths import AUTOGRADER_ZIP, GRADING_CONFIG
 
 
@@ -34,15 +37,22 @@ def grade_folder(
     grade_from_log: bool = False,
     sandboxed: bool = True,
     release: bool = False,
+    manual: Path | None = None,
 ) -> pd.DataFrame:
-    """Grade every file in ``submissions`` into ``out``; return the final grades table.
+    """Grade every submission in ``submissions`` (a folder of files and folders, or an LMS's
+    download zip: see ``downloads``) into ``out``; return the final grades table.
 
     Raises ``sandbox.SandboxUnavailable`` before grading anything when kernels are to be
     sandboxed (the default) and this machine cannot. With ``release`` (grades are published), each
     student's feedback gives the one-sentence reason of every hidden check that failed, as
     Gradescope shows them on publishing when the autograder's ``show_hidden`` is on; without it,
-    only the public checks and the total.
+    only the public checks and the total. With ``manual`` (the filled Q7 scoring sheet),
+    ``final_grades.csv`` also has the hand-graded questions, and totals out of all the points.
     """
+    if manual is not None:
+        from . import manual as manual_scores
+
+        manual_scores.read_sheet(manual)  # a sheet it cannot read stops the command before grading
     config = json.loads(GRADING_CONFIG.read_text())
     limits = sandbox.Limits(
         timeout=timeout or config["timeout_seconds"],
@@ -58,30 +68,41 @@ def grade_folder(
         show_hidden = release and json.loads(zf.read("otter_config.json")).get("show_hidden", False)
 
     finished = {record["file"]: record for record in report.load_records(out)}
+    collected = downloads.collect(submissions)
     records, todo = {}, []
-    for path in sorted(p for p in Path(submissions).iterdir() if p.is_file() and not p.name.startswith(".")):
-        data = path.read_bytes()
-        key = hashlib.sha256(data + autograder_bytes + repr(limits).encode()).hexdigest()
-        previous = finished.get(path.name)
+    for upload in collected.uploads:
+        key = hashlib.sha256(upload.data + autograder_bytes + repr(limits).encode()).hexdigest()
+        previous = finished.get(upload.name)
         if previous and previous.get("key") == key:
-            records[path.name] = previous
+            records[upload.name] = previous
         else:
-            todo.append((path.name, data, key))
+            todo.append((upload, key))
 
     try:
         with executor(workers, scheduler) as (submit, completed):
-            futures = {submit(sandbox.grade_submission, name, data, autograder_bytes, limits): (name, key) for name, data, key in todo}
+            futures = {submit(sandbox.grade_submission, upload.name, upload.data, autograder_bytes, limits): (upload, key) for upload, key in todo}
             for future in tqdm(completed(futures), total=len(futures), desc="grading", unit="submission"):
-                name, key = futures[future]
+                upload, key = futures[future]
                 try:
                     record = future.result()
                 except Exception as error:  # the grader itself failed: record it, carry on
-                    record = sandbox.failed_record(name, f"Grader error: {type(error).__name__}: {error}", autograder_bytes)
-                records[name] = {**record, "key": key}
-                report.write_report(list(records.values()), out, show_hidden=show_hidden, changed={name})
+                    record = sandbox.failed_record(upload.name, f"Grader error: {type(error).__name__}: {error}", autograder_bytes)
+                records[upload.name] = with_student(record, upload, key)
+                report.write_report(list(records.values()), out, show_hidden=show_hidden, changed={upload.name})
     finally:  # also on Ctrl-C: the report covers exactly what finished
         grades = report.write_report(list(records.values()), out, show_hidden=show_hidden)
+    if manual is not None:
+        grades, problems = manual_scores.merge(grades, manual)
+        report.write_atomic(Path(out) / "final_grades.csv", grades.to_csv(index=False).encode())
+        grades.attrs["manual_problems"] = problems
+    grades.attrs["superseded"] = collected.superseded  # for the command's summary
     return grades
+
+
+def with_student(record: dict, upload: downloads.Upload, key: str) -> dict:
+    """The record, with what the download says of its student; a late submission says so in its status."""
+    status = record["grading_status"] + ("; late" if upload.late else "")
+    return {**record, "grading_status": status, "student": upload.student, "canvas_user_id": upload.canvas_user_id, "key": key}
 
 
 @contextmanager
@@ -104,3 +125,19 @@ def executor(workers: int, scheduler: str | None):
             raise
 
 
+
+
+def command_summary(grades: pd.DataFrame, out: Path) -> str:
+    """What the grade command prints when it ends: how many, how they ended, where the files are."""
+    rows = grades[grades["file"] != POINTS_POSSIBLE_LABEL]
+    kinds = rows["grading_status"].str.split(r"[:;]", regex=True).str[0].value_counts()
+    late = rows["grading_status"].str.endswith("; late").sum()
+    lines = [
+        f"{len(rows)} submission{'s' * (len(rows) != 1)} graded: " + ", ".join(f"{count} {kind}" for kind, count in kinds.items()) + (f" ({late} late)" if late else ""),
+        f"grades: {Path(out) / 'final_grades.csv'}   feedback: {Path(out) / 'submissions'}/*/feedback.md   summary: {Path(out) / 'summary' / 'summary.md'}",
+    ]
+    for name in grades.attrs.get("superseded", []):
+        lines.append(f"not graded: {name} (the same student's newer file was)")
+    for problem in grades.attrs.get("manual_problems", []):
+        lines.append(f"manual score: {problem}")
+    return "\n".join(lines)

@@ -30,6 +30,7 @@ from pathlib import Path
 import psutil
 
 from .paths import AUTOGRADER_ZIP
+from .submission import folder_as_zip
 
 GRADESCOPE_ROOT = Path("/autograder")
 # Gradescope's defaults: 10 minutes, then it stops the autograder with no result; 768 MB for the
@@ -118,14 +119,10 @@ def autograder_bytes(source: Path) -> bytes:
 def submitted_file(folder: Path) -> tuple[str, bytes]:
     """What the student uploaded, as one file: a lone notebook as it is, anything else (Gradescope
     unpacks an uploaded zip) zipped again, for the grader to check as it checks an export zip."""
-    files = sorted(path for path in Path(folder).rglob("*") if path.is_file() and not path.is_symlink())
-    if len(files) == 1 and files[0].suffix == ".ipynb" and files[0].parent == Path(folder):
+    files = sorted(path for path in Path(folder).iterdir() if not path.is_symlink())
+    if len(files) == 1 and files[0].is_file() and files[0].suffix == ".ipynb":
         return files[0].name, files[0].read_bytes()
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        for path in files:
-            archive.write(path, path.relative_to(folder).as_posix())
-    return "submission.zip", buffer.getvalue()
+    return "submission.zip", folder_as_zip(folder)
 
 
 # Trying a zip on this machine -------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""The Gradescope path: the autograder zip as Gradescope runs it, and the hand-graded answers' PDFs.
+"""The Gradescope path: the autograder zip as Gradescope runs it.
 
 The zip's own ``run_autograder`` grades, as root, in a folder laid out like Gradescope's
 ``/autograder`` (``exercise_kit.gradescope.run``), inside what a Docker container refuses a root
@@ -15,15 +15,12 @@ import zipfile
 from concurrent.futures import ThreadPoolExecutor
 
 import jsonschema
-import nbformat
 import pytest
-from pypdf import PdfReader
 
 from container import seccomp_filter
 from corpus import attacks, variants
 from exercise_kit import gradescope
 from exercise_kit.build import flattened_requirements
-from exercise_kit.free_response import write_pdfs
 from exercise_kit.paths import AUTOGRADER_ZIP, GRADING_REQUIREMENTS, NOTEBOOK_NAME, ROOT, SOLUTION_DIR, STUDENT_DIR
 
 SCHEMA = json.loads((ROOT / "exercise_kit" / "schemas" / "gradescope_results.schema.json").read_text())
@@ -158,32 +155,3 @@ def test_the_schema_rejects_what_gradescope_would_not_read(gradescope_results, b
     break_results(results)
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(results, SCHEMA)
-
-
-def student_notebook(free_response: str) -> nbformat.NotebookNode:
-    """The template with the free-response blank (the last answer cell) filled in."""
-    nb = nbformat.read(STUDENT_DIR / NOTEBOOK_NAME, as_version=4)
-    blanks = [cell for cell in nb.cells if "otter_answer_cell" in cell.metadata.get("tags", [])]
-    blanks[-1].source = free_response
-    return nb
-
-
-def test_each_student_gets_a_pdf_of_their_free_response_answer_alone(browser_tools, tmp_path):
-    answers = {
-        "alice.ipynb": "The forget gate is about 0 where the input is 1, so the count restarts.",
-        "bob.zip": "Between two 1s the cell candidate is negative and the cell state walks down.",
-        "submission_123": "The output gate stays near 1, so the hidden state shows the count.",
-    }
-    nbformat.write(student_notebook(answers["alice.ipynb"]), tmp_path / "alice.ipynb")
-    with zipfile.ZipFile(tmp_path / "bob.zip", "w") as archive:  # as the export cell makes it
-        archive.writestr(NOTEBOOK_NAME, nbformat.writes(student_notebook(answers["bob.zip"])))
-    (tmp_path / "submission_123").mkdir()  # a submission's folder in Gradescope's export
-    nbformat.write(student_notebook(answers["submission_123"]), tmp_path / "submission_123" / NOTEBOOK_NAME)
-
-    pdfs = write_pdfs([tmp_path / name for name in answers], tmp_path / "pdfs")
-
-    assert [pdf.name for pdf in pdfs] == ["alice.pdf", "bob.pdf", "submission_123.pdf"]
-    for pdf, (name, answer) in zip(pdfs, answers.items()):
-        text = " ".join(" ".join(page.extract_text() for page in PdfReader(pdf).pages).split())
-        assert name in text and "Q7: in your own words" in text and answer in text
-        assert "Q1: the data" not in text and "_Type your answer here" not in text

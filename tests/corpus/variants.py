@@ -11,6 +11,7 @@ Each submission states the points it must get per question and what the batch gr
 ones.
 """
 
+import codecs
 import io
 import pickle
 import zipfile
@@ -189,6 +190,24 @@ def train(X, Y, max_epochs):""",
 )
 
 GATE_LINE = "i, f, g, o = sigmoid(z[:, 0:1]), sigmoid(z[:, 1:2]), np.tanh(z[:, 2:3]), sigmoid(z[:, 3:4])"
+APPLE_DOUBLE = b"\x00\x05\x16\x07\x00\x02\x00\x00Mac OS X        "  # a Mac's file metadata, in __MACOSX/
+
+
+def zipped_folder(path: Path) -> None:
+    """The solution's folder compressed on a Mac after working in Jupyter: the notebook, Jupyter's
+    checkpoint copy (of the blank template it was first saved as) and ``__MACOSX`` entries."""
+    path.write_bytes(zip_of({
+        "exercise 6-3/": b"",
+        f"exercise 6-3/{NOTEBOOK_NAME}": notebook_bytes(read_clean(SOLUTION)),
+        "exercise 6-3/.ipynb_checkpoints/exercise-6-3-lstm-checkpoint.ipynb": notebook_bytes(read_clean(TEMPLATE)),
+        f"__MACOSX/exercise 6-3/._{NOTEBOOK_NAME}": APPLE_DOUBLE,
+    }))  # fmt: skip
+
+
+def with_byte_order_mark(path: Path) -> None:
+    """The solution as an editor that starts UTF-8 files with a byte-order mark saves it."""
+    path.write_bytes(codecs.BOM_UTF8 + notebook_bytes(read_clean(SOLUTION)))
+
 
 CORRECT = [
     Submission(
@@ -250,6 +269,9 @@ CORRECT = [
         ),
         POINTS,
     ),
+    # submitted as students make them, not as the export cell does
+    Submission("correct-zipped-folder.zip", zipped_folder, POINTS),
+    Submission("correct-with-bom.ipynb", with_byte_order_mark, POINTS),
 ]
 
 # ---------------------------------------------------------------------------------------------
@@ -653,6 +675,17 @@ BAD_INPUTS = [
         write_bytes(zip_of({NOTEBOOK_NAME: notebook_bytes(read_clean(SOLUTION)), "copy.ipynb": notebook_bytes(read_clean(TEMPLATE))})),
         ZERO,
         INVALID + "the zip holds 2 notebooks",
+    ),
+    # a zipped folder with two real notebooks: the checkpoint copy does not count, the copy does
+    Submission(
+        "bad-folder-two-notebooks.zip",
+        write_bytes(zip_of({
+            f"lstm/{NOTEBOOK_NAME}": notebook_bytes(read_clean(SOLUTION)),
+            "lstm/copy.ipynb": notebook_bytes(read_clean(SOLUTION)),
+            "lstm/.ipynb_checkpoints/copy-checkpoint.ipynb": notebook_bytes(read_clean(TEMPLATE)),
+        })),  # fmt: skip
+        ZERO,
+        INVALID + "the zip holds 2 notebooks, not one$",
     ),
 ]
 
