@@ -6,13 +6,12 @@ everyone else still gets their PDF.
 """
 
 import codecs
-import io
-import zipfile
 
 import nbformat
 import pytest
 from pypdf import PdfReader
 
+from corpus.variants import zip_of
 from exercise_kit.free_response import write_pdfs
 from exercise_kit.manual import manual_questions
 from exercise_kit.paths import NOTEBOOK_NAME, STUDENT_DIR
@@ -36,14 +35,6 @@ def student_notebook(free_response: str) -> bytes:
     blanks = [cell for cell in nb.cells if "otter_answer_cell" in cell.metadata.get("tags", [])]
     blanks[-1].source = free_response
     return nbformat.writes(nb).encode()
-
-
-def zip_of(members: dict[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as zf:
-        for name, data in members.items():
-            zf.writestr(name, data)
-    return buffer.getvalue()
 
 
 def text_of(pages) -> str:

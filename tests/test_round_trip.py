@@ -44,7 +44,10 @@ def round_trip(browser_tools, tmp_path_factory):
         writer.writeheader()
         writer.writerows(rows)
     canvas = exercise_kit("canvas", tmp / "graded" / "final_grades.csv", EXAMPLES / "gradebook.csv", "--manual", sheet, "--out", tmp / "canvas.csv")
-    return {"grade": graded, "free-response": pdfs, "canvas": canvas, "folder": tmp}
+    # The sheet given to grade instead: nothing is graded again (the records are kept), and
+    # final_grades.csv gets the Q7 column.
+    with_q7 = exercise_kit("grade", EXAMPLES / "submissions.zip", "--out", tmp / "graded", "--manual", sheet)
+    return {"grade": graded, "free-response": pdfs, "canvas": canvas, "grade --manual": with_q7, "folder": tmp}
 
 
 def test_the_canvas_import_file_holds_each_students_total_with_q7_out_of_23(round_trip):
@@ -89,6 +92,19 @@ def test_canvas_lists_the_students_whose_cell_is_empty_and_why(round_trip):
     warnings = round_trip["canvas"].stderr
     assert "Knuth, Donald (no submission)" in warnings
     assert "liskovbarbara_1005_50005_answers.txt: the q7_explanation score in q7_scores.csv is empty" in warnings
+
+
+def test_grade_with_the_filled_sheet_adds_q7_to_final_grades_out_of_23(round_trip):
+    with (round_trip["folder"] / "graded" / "final_grades.csv").open() as file:
+        grades = {row["file"]: row for row in csv.DictReader(file)}
+    points = grades["points-per-question"]
+    assert (points["q7_explanation"], points["total_points_earned"]) == ("3.0", "23.0")
+    ada, grace = grades["lovelaceada_1001_50001_exercise-6-3-lstm.ipynb"], grades["hoppergrace_1003_50013_exercise-6-3-lstm-1.ipynb"]
+    assert (ada["q7_explanation"], ada["total_points_earned"]) == ("3.0", "23.0")
+    assert (grace["q7_explanation"], grace["total_points_earned"]) == ("2.5", "17.5")
+    barbara = grades["liskovbarbara_1005_50005_answers.txt"]
+    assert (barbara["q7_explanation"], barbara["total_points_earned"]) == ("", "")  # no score: no total, not 0
+    assert "manual score: liskovbarbara_1005_50005_answers.txt" in round_trip["grade --manual"].stdout
 
 
 @pytest.mark.parametrize("job", ["build", "grade", "run-autograder", "free-response", "canvas"])

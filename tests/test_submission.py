@@ -20,6 +20,7 @@ import zipfile
 import nbformat
 import pytest
 
+from corpus.variants import zip_of
 from exercise_kit import submission
 from exercise_kit.paths import AUTOGRADER_ZIP, NOTEBOOK_NAME, ROOT, SOLUTION_DIR, STUDENT_DIR
 
@@ -58,14 +59,6 @@ def test_an_export_zip_keeps_its_files_and_its_notebook_gets_the_assignments_nam
 
 
 APPLE_DOUBLE = b"\x00\x05\x16\x07\x00\x02\x00\x00Mac OS X        "  # what a Mac puts in __MACOSX/
-
-
-def zip_of(members: dict[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as zf:
-        for name, data in members.items():
-            zf.writestr(name, data)
-    return buffer.getvalue()
 
 
 def files_in(folder):
