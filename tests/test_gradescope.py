@@ -10,6 +10,8 @@ process (``container.seccomp_filter``: no namespaces; Landlock as the host has i
 import copy
 import importlib.metadata
 import json
+import os
+import subprocess
 import sys
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
@@ -155,3 +157,20 @@ def test_the_schema_rejects_what_gradescope_would_not_read(gradescope_results, b
     break_results(results)
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(results, SCHEMA)
+
+
+def test_what_the_zips_setup_installs_is_all_its_run_autograder_needs(tmp_path):
+    """setup.sh's own steps after Python 3.11 (Miniforge's download needs GitHub, out of reach
+    here): the zip's requirements.txt and its kit/ into a fresh environment, which then grades."""
+    with zipfile.ZipFile(AUTOGRADER_ZIP) as archive:
+        archive.extractall(tmp_path / "zip")
+    python = tmp_path / "env" / "bin" / "python"
+    subprocess.run([sys.executable, "-m", "venv", str(tmp_path / "env")], check=True)
+    for install in (["-r", "requirements.txt"], ["--no-deps", "./kit"]):
+        subprocess.run([str(python), "-m", "pip", "install", "--quiet", *install], cwd=tmp_path / "zip", check=True, capture_output=True)
+
+    root = gradescope.lay_out(tmp_path / "gradescope", SOLUTION_DIR / NOTEBOOK_NAME)
+    environment = {**os.environ, "EXERCISE_KIT_AUTOGRADER_ROOT": str(root), "EXERCISE_KIT_PYTHON": str(python)}
+    subprocess.run([str(root / "source" / "run_autograder")], cwd=root, env=environment, check=True, capture_output=True, timeout=600)
+
+    assert question_scores(json.loads((root / "results" / "results.json").read_text())) == variants.POINTS
