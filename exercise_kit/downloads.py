@@ -17,6 +17,7 @@ from pathlib import Path
 import yaml
 
 CANVAS_NAME = re.compile(r"^(?P<student>[a-z0-9]+)(?P<late>_LATE)?_(?P<user_id>\d+)_(?P<submission_id>\d+)_(?P<file>.+)$")
+GRADESCOPE_METADATA = "submission_metadata.yml"
 RESUBMITTED = re.compile(r"^(?P<stem>.+)-(?P<copy>\d+)(?P<suffix>\.[A-Za-z0-9]+)$")
 
 
@@ -111,9 +112,6 @@ def _zip_entries(download: Path):
             name = Path(info.filename).name
             if not info.is_dir() and not name.startswith(".") and not info.filename.startswith("__MACOSX/"):
                 yield name, archive.read(info), {}
-
-
-GRADESCOPE_METADATA = "submission_metadata.yml"
 
 
 def gradescope_students(path: Path) -> dict[str, str]:
