@@ -85,6 +85,7 @@ LOAD_WORD, JUMP_IF_EQUAL, JUMP_IF_AT_LEAST, JUMP_IF_ANY_BIT, RETURN = 0x20, 0x15
 SECCOMP_RET_KILL_PROCESS, SECCOMP_RET_ERRNO, SECCOMP_RET_ALLOW = 0x80000000, 0x00050000, 0x7FFF0000
 SECCOMP_NR_OFFSET, SECCOMP_ARCH_OFFSET, SECCOMP_FIRST_ARG_OFFSET = 0, 4, 16
 SECCOMP_ARCHES = {"x86_64": (0xC000003E, 41), "aarch64": (0xC00000B7, 198)}  # (AUDIT_ARCH_*, socket's number)
+IO_URING = (425, 426, 427)  # io_uring_setup, _enter, _register: the same numbers on both
 X32_SYSCALL_BIT = 0x40000000  # x32 calls share x86-64's AUDIT_ARCH: their numbers have this bit
 INTERNET_FAMILIES = (socket.AF_INET, socket.AF_INET6, socket.AF_PACKET)
 
@@ -425,8 +426,9 @@ def _deny_internet_sockets() -> bool:
 
     Without a network namespace (a Docker container refuses them), Landlock stops TCP but not UDP
     or raw sockets: this stops them all, namespaces or not. The kernel talks to the grader over
-    Unix sockets, which stay allowed. System calls of another ABI than the process's own (32-bit
-    x86, x32), which a filter on the socket call's number would miss, kill the process.
+    Unix sockets, which stay allowed. Two ways around a filter on the socket call are closed too:
+    io_uring (which makes sockets without that call) is refused, and system calls of another ABI
+    than the process's own (32-bit x86, x32) kill the process.
     """
     arch = SECCOMP_ARCHES.get(os.uname().machine)
     if arch is None:
@@ -439,6 +441,10 @@ def _deny_internet_sockets() -> bool:
         (LOAD_WORD, 0, 0, SECCOMP_NR_OFFSET),
         (JUMP_IF_AT_LEAST, 0, 1, X32_SYSCALL_BIT),
         (RETURN, 0, 0, SECCOMP_RET_KILL_PROCESS),
+    ]
+    for nr in IO_URING:
+        program += [(JUMP_IF_EQUAL, 0, 1, nr), (RETURN, 0, 0, SECCOMP_RET_ERRNO | errno.EPERM)]
+    program += [
         (JUMP_IF_EQUAL, 0, 2 * len(INTERNET_FAMILIES) + 1, socket_nr),
         (LOAD_WORD, 0, 0, SECCOMP_FIRST_ARG_OFFSET),
     ]

@@ -7,6 +7,8 @@ sandbox replaces with its own anyway), with permissions that let any user read t
 the sandbox stands between the child and them.
 """
 
+import ctypes
+import errno
 import importlib
 import importlib.util
 import os
@@ -363,3 +365,14 @@ def test_the_private_tmp_is_empty_writable_and_not_the_real_one(mode, work):
     assert empty == {folder: python_in(folder) for folder in ("/tmp", "/var/tmp", "/dev/shm")}
     assert listing == sorted([name, *python_in("/tmp")])
     assert not any(Path(folder, name).exists() for folder in ("/tmp", "/var/tmp", "/dev/shm"))
+
+
+def test_a_confined_process_cannot_set_up_io_uring_which_makes_sockets_without_the_socket_call(mode, work):
+    def set_up_ring():
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.syscall.restype = ctypes.c_long
+        params = ctypes.create_string_buffer(120)  # struct io_uring_params
+        ring = libc.syscall(ctypes.c_long(confine.IO_URING[0]), ctypes.c_uint(4), params)
+        return "ok" if ring >= 0 else errno.errorcode[ctypes.get_errno()]
+
+    assert in_sandbox(mode, work, set_up_ring) == "EPERM"

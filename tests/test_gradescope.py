@@ -9,6 +9,7 @@ process (``container.seccomp_filter``: no namespaces; Landlock as the host has i
 
 import copy
 import importlib.metadata
+import io
 import json
 import os
 import subprocess
@@ -174,3 +175,18 @@ def test_what_the_zips_setup_installs_is_all_its_run_autograder_needs(tmp_path):
     subprocess.run([str(root / "source" / "run_autograder")], cwd=root, env=environment, check=True, capture_output=True, timeout=600)
 
     assert question_scores(json.loads((root / "results" / "results.json").read_text())) == variants.POINTS
+
+
+def test_links_in_an_unpacked_upload_never_bring_the_autograders_files_along(tmp_path):
+    """Gradescope unpacks an uploaded zip, symbolic links included; the grader, root, follows none."""
+    root = gradescope.lay_out(tmp_path, SOLUTION_DIR / NOTEBOOK_NAME)
+    upload = root / "submission"
+    (upload / "work").mkdir()
+    (upload / NOTEBOOK_NAME).rename(upload / "work" / NOTEBOOK_NAME)
+    (upload / "work" / "lstm_checks.py").symlink_to(root / "source" / "files" / "lstm_checks.py")
+    (upload / "work" / "files").symlink_to(root / "source" / "files")
+    (upload / "tests").symlink_to(root / "source" / "tests")
+
+    name, data = gradescope.submitted_file(upload)
+
+    assert zipfile.ZipFile(io.BytesIO(data)).namelist() == [f"work/{NOTEBOOK_NAME}"]
