@@ -12,6 +12,7 @@ import importlib.metadata
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 import zipfile
@@ -82,10 +83,15 @@ def attack():
 
 
 @pytest.fixture(scope="module")
-def gradescope_results(tmp_path_factory):
+def gradescope_folder(tmp_path_factory):
+    return tmp_path_factory.mktemp("gradescope")
+
+
+@pytest.fixture(scope="module")
+def gradescope_results(gradescope_folder):
     """results.json of the solution and the blank template in a container with Landlock, and of
     the solution breaking in from a container with the uid alone, graded side by side."""
-    tmp = tmp_path_factory.mktemp("gradescope")
+    tmp = gradescope_folder
     attacks._canary("breaks-into-autograder", BREAK_IN.format(root=tmp / "break-in" / "autograder"))(tmp / "break-in.ipynb")
     runs = {
         "solution": (SOLUTION_DIR / NOTEBOOK_NAME, "landlock"),
@@ -95,6 +101,16 @@ def gradescope_results(tmp_path_factory):
     with ThreadPoolExecutor(len(runs)) as pool:
         futures = {name: pool.submit(gradescope.run, notebook, tmp / name, preexec_fn=CONTAINED[kind]) for name, (notebook, kind) in runs.items()}
         return {name: future.result() for name, future in futures.items()}
+
+
+def test_the_container_refuses_the_namespaces_and_with_the_uid_alone_landlock_too(gradescope_results, gradescope_folder):
+    """What the grader reports of the kernel's isolation (results/stdout, for instructors): the
+    emulated container really took those layers away, so these runs test what Gradescope gets."""
+    isolation = {name: (gradescope_folder / name / "autograder" / "results" / "stdout").read_text() for name in gradescope_results}
+    layers = {name: next(line for line in text.splitlines() if line.startswith("Kernel isolation here:")) for name, text in isolation.items()}
+    assert layers["solution"] == layers["template"]
+    assert re.fullmatch(r"Kernel isolation here: Landlock ABI \d+ \([^)]*\), no Internet sockets \(seccomp\), a uid of its own per kernel, process cap 128", layers["solution"])
+    assert layers["break-in"] == "Kernel isolation here: no Internet sockets (seccomp), a uid of its own per kernel, process cap 128"
 
 
 @pytest.mark.parametrize("submission", ["solution", "template", "break-in"])
