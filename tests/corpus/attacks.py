@@ -1101,6 +1101,27 @@ def attack():
 # zygotes and the neighbour's kernel: the batch died (exit 137) with no final_grades.csv at all,
 # this kernel was left running as an orphan, the grading folders (with lstm_checks.py) stayed.
 
+# ---------------------------------------------------------------------------------------------
+# io_uring makes sockets (and opens files) without the system calls a seccomp filter looks at. A
+# canary: it only sets a ring up. Unconfined: a ring, 19 / 20.
+
+IO_URING = r'''
+import ctypes
+
+IO_URING_SETUP = 425  # the same number on x86-64 and arm64
+
+
+def attack():
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.syscall.restype = ctypes.c_long
+    params = ctypes.create_string_buffer(120)  # struct io_uring_params
+    ring = libc.syscall(ctypes.c_long(IO_URING_SETUP), ctypes.c_uint(4), params)
+    if ring < 0:
+        return []
+    os.close(ring)
+    return ["an io_uring ring"]
+'''
+
 SIGNAL_GRADER = r'''
 import signal
 
@@ -1362,6 +1383,7 @@ ATTACKS = [
         COMPLETED,
     ),
     Submission("hostile-uses-network.ipynb", _canary("uses-network", NETWORK), POINTS, COMPLETED),
+    Submission("hostile-sets-up-io-uring.ipynb", _canary("sets-up-io-uring", IO_URING), POINTS, COMPLETED),
     Submission(
         "hostile-sends-code-to-other-kernels.ipynb",
         edited(TEMPLATE, AddCell(IMPORTS, _attack_cell("sends-code-to-other-kernels", KILL_NEIGHBOURS))),
