@@ -10,12 +10,22 @@ door: afterwards the process and its descendants
 - read only the Python environment, the system libraries and a few devices, and write only
   ``work`` and the private temporary folders (Landlock);
 - have no network (a new network namespace holds a loopback that is down; Landlock denies TCP
-  bind and connect as well, and a seccomp filter refuses every IPv4, IPv6 and raw socket, which
-  also holds without namespaces) and a new IPC namespace;
+  bind and connect as well, and a seccomp filter refuses every socket but a Unix one, which also
+  holds without namespaces) and a new IPC namespace;
+- cannot hold memory that the grader's cap (the tree's PSS) does not see: the seccomp filter
+  refuses ``memfd_create``, ``memfd_secret`` and System V shared memory, and the temporary folders
+  are one size-capped tmpfs;
+- stay in the process group and session of the process that called ``confine``: the filter makes
+  ``setsid`` and ``setpgid`` do nothing. The grader kills the whole group at once
+  (``killpg``, which no fork can slip past), and the scheduler's autogroup is per session, so a
+  hundred busy processes share the CPU of one submission;
 - cannot signal, ptrace or read ``/proc`` of processes outside their sandbox (Landlock scopes;
   the kernel may read its own ``/proc/<pid>``);
 - have capped processes, file sizes and no core dumps (rlimits), no controlling terminal, no
   capabilities, and ``no_new_privs``, so nothing they run can gain privileges back.
+
+As root, everything the kernel makes runs as its uid: the grader also kills that uid's every
+process (``kill(-1)`` as that uid), whatever group it is in.
 
 Two modes, chosen by the effective uid:
 
@@ -44,6 +54,7 @@ half-way and must exit without running anything.
 
 import ctypes
 import errno
+import fcntl
 import functools
 import os
 import resource
@@ -52,6 +63,7 @@ import stat
 import struct
 import sys
 import tempfile
+import termios
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -86,8 +98,10 @@ SECCOMP_RET_KILL_PROCESS, SECCOMP_RET_ERRNO, SECCOMP_RET_ALLOW = 0x80000000, 0x0
 SECCOMP_NR_OFFSET, SECCOMP_ARCH_OFFSET, SECCOMP_FIRST_ARG_OFFSET = 0, 4, 16
 SECCOMP_ARCHES = {"x86_64": (0xC000003E, 41), "aarch64": (0xC00000B7, 198)}  # (AUDIT_ARCH_*, socket's number)
 IO_URING = (425, 426, 427)  # io_uring_setup, _enter, _register: the same numbers on both
+MEMFD_SECRET = 447  # the same number on both
+# (socketpair, memfd_create, shmget, setsid, setpgid) of each architecture
+SYSCALLS = {"x86_64": (53, 319, 29, 112, 109), "aarch64": (199, 279, 194, 157, 154)}
 X32_SYSCALL_BIT = 0x40000000  # x32 calls share x86-64's AUDIT_ARCH: their numbers have this bit
-INTERNET_FAMILIES = (socket.AF_INET, socket.AF_INET6, socket.AF_PACKET)
 
 SYS_LANDLOCK_CREATE_RULESET, SYS_LANDLOCK_ADD_RULE, SYS_LANDLOCK_RESTRICT_SELF = 444, 445, 446
 LANDLOCK_CREATE_RULESET_VERSION = 1
@@ -118,7 +132,7 @@ class Isolation:
     root: bool
     landlock_abi: int  # 0 when absent
     namespaces: bool  # the mode's unshare works (tested in a forked child)
-    seccomp: bool = False  # a seccomp filter can be installed (no Internet sockets)
+    seccomp: bool = False  # a seccomp filter can be installed (Unix sockets only, no memfd, one session)
 
     def layers(self) -> list[str]:
         """The layers a confined kernel gets here, for the grader's report."""
@@ -129,7 +143,7 @@ class Isolation:
             guarded = ["files"] + ["TCP"] * (self.landlock_abi >= 4) + ["signals"] * (self.landlock_abi >= 6)
             layers.append(f"Landlock ABI {self.landlock_abi} ({', '.join(guarded)})")
         if self.seccomp:
-            layers.append("no Internet sockets (seccomp)")
+            layers.append("Unix sockets only, no memfd, one session (seccomp)")
         if self.root:
             layers.append("a uid of its own per kernel")
         layers.append(f"process cap {MAX_PROCESSES}")
@@ -195,7 +209,7 @@ def _probe(root: bool) -> int:
             abi = landlock_abi()
     except ConfinementError:
         pass
-    return abi << 2 | _deny_internet_sockets() << 1 | namespaces
+    return abi << 2 | _seccomp_filter() << 1 | namespaces
 
 
 def landlock_abi() -> int:
@@ -248,8 +262,7 @@ def _confine(work: Path, hide: list[Path], max_processes: int, max_file_mb: int,
     if root:
         _chown_tree(work, uid, gid)
 
-    if os.getsid(0) != os.getpid():
-        os.setsid()  # no controlling terminal: TIOCSTI cannot type commands into the grader's shell
+    _drop_terminal()
     _lower_limit(resource.RLIMIT_NPROC, max_processes)
     _lower_limit(resource.RLIMIT_FSIZE, max_file_mb * 2**20)
     _lower_limit(resource.RLIMIT_CORE, 0)
@@ -268,7 +281,7 @@ def _confine(work: Path, hide: list[Path], max_processes: int, max_file_mb: int,
         os.setresuid(uid, uid, uid)
     _clear_capabilities()
     _prctl(PR_SET_NO_NEW_PRIVS, 1)
-    _deny_internet_sockets()  # where the machine allows it; ``available()`` reports whether
+    _seccomp_filter()  # where the machine allows it; ``available()`` reports whether
     if ruleset is not None:
         _restrict_self(ruleset)
 
@@ -421,19 +434,25 @@ def _chown_tree(work: Path, uid: int, gid: int) -> None:
             os.chown(os.path.join(folder, name), uid, gid, follow_symlinks=False)
 
 
-def _deny_internet_sockets() -> bool:
-    """Refuse, with a seccomp filter, every IPv4, IPv6 and raw packet socket; True if installed.
+def _seccomp_filter() -> bool:
+    """Install the kernel's seccomp filter; True if installed.
 
-    Without a network namespace (a Docker container refuses them), Landlock stops TCP but not UDP
-    or raw sockets: this stops them all, namespaces or not. The kernel talks to the grader over
-    Unix sockets, which stay allowed. Two ways around a filter on the socket call are closed too:
-    io_uring (which makes sockets without that call) is refused, and system calls of another ABI
-    than the process's own (32-bit x86, x32) kill the process.
+    - Sockets: a Unix socket or pair only. Without a network namespace (a Docker container refuses
+      them) Landlock stops TCP but not UDP, raw, netlink or vsock (the hypervisor's) sockets. The
+      kernel talks to the grader over Unix sockets. io_uring, which makes sockets without the
+      socket call, is refused too.
+    - Memory the tree's PSS does not count: a memfd or a System V segment holds pages while no
+      process maps them. TensorFlow, NumPy and Jupyter use neither.
+    - ``setsid`` and ``setpgid`` succeed and do nothing, so that every process stays in the
+      kernel's group (killed at once) and session (one autogroup), and a program started in a
+      new session still starts.
+    - System calls of another ABI than the process's own (32-bit x86, x32) kill the process.
     """
     arch = SECCOMP_ARCHES.get(os.uname().machine)
     if arch is None:
         return False
     audit_arch, socket_nr = arch
+    socketpair_nr, memfd_nr, shmget_nr, setsid_nr, setpgid_nr = SYSCALLS[os.uname().machine]
     program = [
         (LOAD_WORD, 0, 0, SECCOMP_ARCH_OFFSET),
         (JUMP_IF_EQUAL, 1, 0, audit_arch),
@@ -442,15 +461,19 @@ def _deny_internet_sockets() -> bool:
         (JUMP_IF_AT_LEAST, 0, 1, X32_SYSCALL_BIT),
         (RETURN, 0, 0, SECCOMP_RET_KILL_PROCESS),
     ]
-    for nr in IO_URING:
+    for nr in (*IO_URING, memfd_nr, MEMFD_SECRET, shmget_nr):
         program += [(JUMP_IF_EQUAL, 0, 1, nr), (RETURN, 0, 0, SECCOMP_RET_ERRNO | errno.EPERM)]
+    for nr in (setsid_nr, setpgid_nr):
+        program += [(JUMP_IF_EQUAL, 0, 1, nr), (RETURN, 0, 0, SECCOMP_RET_ERRNO | 0)]  # returns 0
     program += [
-        (JUMP_IF_EQUAL, 0, 2 * len(INTERNET_FAMILIES) + 1, socket_nr),
-        (LOAD_WORD, 0, 0, SECCOMP_FIRST_ARG_OFFSET),
+        (JUMP_IF_EQUAL, 2, 0, socket_nr),
+        (JUMP_IF_EQUAL, 1, 0, socketpair_nr),
+        (RETURN, 0, 0, SECCOMP_RET_ALLOW),
+        (LOAD_WORD, 0, 0, SECCOMP_FIRST_ARG_OFFSET),  # the family (an int: the low half is all)
+        (JUMP_IF_EQUAL, 0, 1, socket.AF_UNIX),
+        (RETURN, 0, 0, SECCOMP_RET_ALLOW),
+        (RETURN, 0, 0, SECCOMP_RET_ERRNO | errno.EACCES),
     ]
-    for family in INTERNET_FAMILIES:
-        program += [(JUMP_IF_EQUAL, 0, 1, family), (RETURN, 0, 0, SECCOMP_RET_ERRNO | errno.EACCES)]
-    program.append((RETURN, 0, 0, SECCOMP_RET_ALLOW))
     return install_seccomp(program)
 
 
@@ -461,6 +484,19 @@ def install_seccomp(program: list[tuple[int, int, int, int]]) -> bool:
     buffer = ctypes.create_string_buffer(code, len(code))
     fprog = struct.pack("<HxxxxxxQ", len(program), ctypes.addressof(buffer))
     return _libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.c_char_p(fprog), 0, 0) == 0
+
+
+def _drop_terminal() -> None:
+    """Give up the controlling terminal, if any: TIOCSTI could type commands into the grader's
+    shell. The process keeps its session and group (see ``_seccomp_filter``)."""
+    try:
+        fd = os.open("/dev/tty", os.O_RDWR | os.O_NOCTTY | os.O_CLOEXEC)
+    except OSError:
+        return  # none
+    try:
+        fcntl.ioctl(fd, termios.TIOCNOTTY)
+    finally:
+        os.close(fd)
 
 
 def _lower_limit(kind: int, value: int) -> None:

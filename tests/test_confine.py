@@ -16,6 +16,7 @@ import pickle
 import shutil
 import signal
 import socket
+import subprocess
 import sys
 import tempfile
 import uuid
@@ -293,22 +294,53 @@ def test_a_confined_process_opens_no_network_connection(mode, work, elsewhere):
             unix.accept()
 
 
-def test_a_confined_process_creates_no_internet_socket_but_talks_over_unix_sockets(mode, work):
-    """No IPv4, IPv6 or raw socket at all (without a network namespace, as in a Docker container,
-    Landlock alone would leave UDP open); the kernel's own ZeroMQ sockets are Unix sockets."""
+def test_a_confined_process_creates_no_socket_but_a_unix_one(mode, work):
+    """No IPv4, IPv6, raw, netlink or vsock socket at all (without a network namespace, as in a
+    Docker container, Landlock alone would leave them open); the kernel's own ZeroMQ sockets are
+    Unix sockets."""
+    families = {"udp": (socket.AF_INET, socket.SOCK_DGRAM), "tcp6": (socket.AF_INET6, socket.SOCK_STREAM), "packet": (socket.AF_PACKET, socket.SOCK_RAW),
+                "netlink": (socket.AF_NETLINK, socket.SOCK_RAW), "vsock": (socket.AF_VSOCK, socket.SOCK_STREAM), "unknown": (1000, socket.SOCK_STREAM)}
 
     def make_sockets():
         def make(family, kind):
             socket.socket(family, kind).close()
 
         return {
-            "udp": outcome(lambda: make(socket.AF_INET, socket.SOCK_DGRAM)),
-            "tcp6": outcome(lambda: make(socket.AF_INET6, socket.SOCK_STREAM)),
+            **{name: outcome(lambda: make(*args)) for name, args in families.items()},
+            "inet pair": outcome(lambda: socket.socketpair(socket.AF_INET)),
             "unix": outcome(lambda: make(socket.AF_UNIX, socket.SOCK_STREAM)),
             "pair": outcome(lambda: [end.close() for end in socket.socketpair()]),
         }
 
-    assert in_sandbox(mode, work, make_sockets) == {"udp": "PermissionError", "tcp6": "PermissionError", "unix": "ok", "pair": "ok"}
+    made = in_sandbox(mode, work, make_sockets)
+    assert made == {**dict.fromkeys(families, "PermissionError"), "inet pair": "PermissionError", "unix": "ok", "pair": "ok"}
+
+
+def test_a_confined_process_holds_no_memory_outside_its_mappings(mode, work):
+    """A memfd or a System V segment keeps its pages while no process maps them, where the
+    grader's memory cap (the tree's PSS) does not see them: both are refused."""
+
+    def hoard():
+        libc = ctypes.CDLL(None, use_errno=True)
+        segment = libc.shmget(0, ctypes.c_size_t(2**20), 0o1600)  # IPC_PRIVATE, IPC_CREAT | 0600
+        return outcome(lambda: os.memfd_create("hoard")), "ok" if segment >= 0 else errno.errorcode[ctypes.get_errno()]
+
+    assert in_sandbox(mode, work, hoard) == ("PermissionError", "EPERM")
+
+
+def test_a_confined_process_and_its_children_stay_in_its_process_group_and_session(mode, work):
+    """``setsid`` and ``setpgid`` do nothing: one ``killpg`` reaches every process the kernel
+    makes, and the scheduler gives the whole tree one autogroup's share."""
+
+    def leave():
+        before = os.getpgrp(), os.getsid(0)
+        os.setsid()
+        os.setpgid(0, 0)
+        child = subprocess.run([sys.executable, "-c", "import os; os.setsid(); print(os.getpgrp(), os.getsid(0))"], start_new_session=True, capture_output=True, text=True, check=True)
+        return before, (os.getpgrp(), os.getsid(0)), tuple(map(int, child.stdout.split()))
+
+    before, after, child = in_sandbox(mode, work, leave)
+    assert before == after == child
 
 
 def test_a_confined_process_cannot_signal_or_inspect_processes_outside_it(mode, work):

@@ -109,8 +109,8 @@ def test_the_container_refuses_the_namespaces_and_with_the_uid_alone_landlock_to
     isolation = {name: (gradescope_folder / name / "autograder" / "results" / "stdout").read_text() for name in gradescope_results}
     layers = {name: next(line for line in text.splitlines() if line.startswith("Kernel isolation here:")) for name, text in isolation.items()}
     assert layers["solution"] == layers["template"]
-    assert re.fullmatch(r"Kernel isolation here: Landlock ABI \d+ \([^)]*\), no Internet sockets \(seccomp\), a uid of its own per kernel, process cap 128", layers["solution"])
-    assert layers["break-in"] == "Kernel isolation here: no Internet sockets (seccomp), a uid of its own per kernel, process cap 128"
+    assert re.fullmatch(r"Kernel isolation here: Landlock ABI \d+ \([^)]*\), Unix sockets only, no memfd, one session \(seccomp\), a uid of its own per kernel, process cap 128", layers["solution"])
+    assert layers["break-in"] == "Kernel isolation here: Unix sockets only, no memfd, one session (seccomp), a uid of its own per kernel, process cap 128"
 
 
 @pytest.mark.parametrize("submission", ["solution", "template", "break-in"])
