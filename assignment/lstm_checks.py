@@ -42,8 +42,8 @@ LOSS_TOLERANCE = 1.01
 PREDICTION_MARGIN = 0.1  # "next is 1" above 0.9, the others below 0.1
 ATOL = 1e-4  # float32 model vs float64 reference
 KERNEL_PROBE_SEED = 20240603
-# The probe of the student's train, from initial weights drawn near INITIAL_WEIGHTS for each
-# submission (so a train that replays a recorded curve fails). Over its first 100 epochs, float32
+# The probe of the student's train, from initial weights drawn near INITIAL_WEIGHTS and on 0/1 data
+# drawn for each submission (so a train that replays a recorded curve fails). Over its first 100 epochs, float32
 # TensorFlow (graph or eager, oneDNN on or off) and this float64 reference differ by at most 3.2e-7
 # (relative); from about epoch 105 on, RMSprop's normalised steps amplify rounding and they drift
 # apart by 2e-3 and more. Every wrong training measured (a learning rate 10% off, another optimizer
@@ -51,6 +51,11 @@ KERNEL_PROBE_SEED = 20240603
 # benchmarks/training_probe.py prints the figures.
 TRAINING_EPOCHS = 60
 TRAINING_START_SPREAD = 0.1  # standard deviation of the probe's initial weights around INITIAL_WEIGHTS
+MIN_TRAINING_DROP = 0.1  # the training probe's reference loss falls by at least this share over its epochs
+# On some 0/1 data, float32 rounding sends RMSprop's normalised steps elsewhere within 60 epochs: a
+# probe is drawn again until the same steps in float32 stay this close to the float64 reference.
+TRAINING_STABILITY_RTOL = 1e-5
+GATE_PROBE_SCALE = 3.0  # standard deviation of the weights of the gate probe on 0/1 inputs
 TRAINING_CURVE_RTOL = 1e-4  # relative, on every epoch's loss
 # Every student starts from these weights (the notebook's INITIAL_WEIGHTS cell; a test compares them).
 INITIAL_WEIGHTS = {
@@ -80,15 +85,15 @@ def _sigmoid(z):
     return 1.0 / (1.0 + np.exp(-z))
 
 
-def lstm_trace(kernel, recurrent_kernel, bias, x):
+def lstm_trace(kernel, recurrent_kernel, bias, x, dtype=np.float64):
     """Every gate and state of a Keras LSTMCell (gate order i, f, c, o) at every step, float64."""
-    kernel, recurrent_kernel, bias = (np.asarray(a, np.float64) for a in (kernel, recurrent_kernel, bias))
-    x = np.asarray(x, np.float64)
+    kernel, recurrent_kernel, bias = (np.asarray(a, dtype) for a in (kernel, recurrent_kernel, bias))
+    x = np.asarray(x, dtype)
     batch, steps, _ = x.shape
     units = recurrent_kernel.shape[0]
-    h = np.zeros((batch, units))
-    c = np.zeros((batch, units))
-    trace = {name: np.zeros((batch, steps)) for name in GATE_NAMES}
+    h = np.zeros((batch, units), dtype)
+    c = np.zeros((batch, units), dtype)
+    trace = {name: np.zeros((batch, steps), dtype) for name in GATE_NAMES}
     for t in range(steps):
         z = x[:, t, :] @ kernel + h @ recurrent_kernel + bias
         i, f, g, o = (z[:, k * units : (k + 1) * units] for k in range(4))
@@ -113,15 +118,15 @@ RMSPROP_RHO = 0.9  # Keras 3 RMSprop defaults
 RMSPROP_EPSILON = 1e-7
 
 
-def loss_and_gradients(weights, X, Y):
+def loss_and_gradients(weights, X, Y, dtype=np.float64):
     """The MSE loss and its gradient for every weight, by backpropagation through time."""
-    w = {name: np.asarray(weights[name], np.float64) for name in WEIGHT_NAMES}
-    X, Y = np.asarray(X, np.float64), np.asarray(Y, np.float64)
+    w = {name: np.asarray(weights[name], dtype) for name in WEIGHT_NAMES}
+    X, Y = np.asarray(X, dtype), np.asarray(Y, dtype)
     batch, steps, _ = X.shape
-    trace = lstm_trace(w["kernel"], w["recurrent_kernel"], w["bias"], X)
+    trace = lstm_trace(w["kernel"], w["recurrent_kernel"], w["bias"], X, dtype)
     i, f, g, o, c, h = (trace[name] for name in ("input", "forget", "candidate", "output", "cell", "hidden"))
-    c_before = np.hstack([np.zeros((batch, 1)), c[:, :-1]])  # c_{t-1}, with c_0 = 0
-    h_before = np.hstack([np.zeros((batch, 1)), h[:, :-1]])
+    c_before = np.hstack([np.zeros((batch, 1), dtype), c[:, :-1]])  # c_{t-1}, with c_0 = 0
+    h_before = np.hstack([np.zeros((batch, 1), dtype), h[:, :-1]])
     p = _sigmoid(h[:, -1:] @ w["dense_kernel"] + w["dense_bias"])
     loss = float(np.mean((p - Y) ** 2))
 
@@ -129,7 +134,7 @@ def loss_and_gradients(weights, X, Y):
     grads = {"dense_kernel": h[:, -1:].T @ dz_out, "dense_bias": dz_out.sum(axis=0)}
     grads.update({name: np.zeros_like(w[name]) for name in WEIGHT_NAMES[:3]})
     dh = dz_out @ w["dense_kernel"].T  # (batch, 1)
-    dc = np.zeros((batch, 1))
+    dc = np.zeros((batch, 1), dtype)
     for t in reversed(range(steps)):
         col = lambda a: a[:, t : t + 1]  # noqa: E731 - one step, as a column
         tanh_c = np.tanh(col(c))
@@ -148,18 +153,19 @@ def loss_and_gradients(weights, X, Y):
     return loss, grads
 
 
-def rmsprop_losses(initial_weights, X, Y, epochs):
+def rmsprop_losses(initial_weights, X, Y, epochs, dtype=np.float64):
     """The loss before each of ``epochs`` Keras 3 RMSprop steps (rho 0.9, epsilon 1e-7, no momentum).
 
     Keras' update: velocity = rho * velocity + (1 - rho) * g**2, then
     w -= lr * g / sqrt(velocity + epsilon) (epsilon inside the root). The start is the float32
-    model that the student's cell holds, so both curves leave from the same point.
+    model that the student's cell holds, so both curves leave from the same point. ``dtype``: the
+    precision of the arithmetic (float32 shows whether a start is sensitive to rounding).
     """
-    w = {name: np.asarray(initial_weights[name], np.float32).astype(np.float64) for name in WEIGHT_NAMES}
+    w = {name: np.asarray(initial_weights[name], np.float32).astype(dtype) for name in WEIGHT_NAMES}
     velocity = {name: np.zeros_like(w[name]) for name in WEIGHT_NAMES}
     losses = np.zeros(epochs)
     for epoch in range(epochs):
-        losses[epoch], grads = loss_and_gradients(w, X, Y)
+        losses[epoch], grads = loss_and_gradients(w, X, Y, dtype)
         for name in WEIGHT_NAMES:
             velocity[name] = RMSPROP_RHO * velocity[name] + (1 - RMSPROP_RHO) * grads[name] ** 2
             w[name] = w[name] - LEARNING_RATE * grads[name] / np.sqrt(velocity[name] + RMSPROP_EPSILON)
@@ -182,7 +188,7 @@ def training_curve_matches(student_losses, reference_losses, rtol=TRAINING_CURVE
                 "it should run max_epochs epochs and return the loss of each one.")
     if not np.all(np.isfinite(got)):
         return "The losses that train returns contain NaN or infinite values."
-    if any(np.all(np.abs(got - ref) <= rtol * ref) for ref in (expected[:-1], expected[1:])):
+    if any(_close(got, ref, 0.0, rtol) for ref in (expected[:-1], expected[1:])):
         return None
     if all(abs(got[0] - ref) > rtol * ref for ref in expected[:2]):
         return ("The first loss that train returns is not the mean squared error of the model: "
@@ -195,17 +201,23 @@ def training_curve_matches(student_losses, reference_losses, rtol=TRAINING_CURVE
 def random_probe(rng):
     """Fresh weights and inputs the student's functions never saw, so a hard-coded table fails.
 
-    Inputs have the exercise's 10 steps, as the notebook says; ``x_binary`` are 0/1 sequences other
-    than the exercise's, for ``lstm_gates`` on the trained cell (the exercise's own X is Q1's answer,
-    so the grader never sends it).
+    Inputs have the exercise's 10 steps, as the notebook says. ``binary_*`` are a second cell, with
+    weights as large as a trained cell's (its gates saturate), for ``lstm_gates`` on 0/1 sequences
+    other than the exercise's (X is Q1's answer, so the grader never sends it). ``train_*`` are the
+    start and the data of the training probe: 0/1 sequences and targets drawn here, so that its
+    reference never depends on what the kernel holds; drawn again until RMSprop's reference curve
+    moves, so that a curve that does not move cannot pass for it.
     """
-    return {
+    probe = {
         "kernel": rng.normal(0, 1, (1, 4)),
         "recurrent_kernel": rng.normal(0, 1, (1, 4)),
         "bias": rng.normal(0, 1, (4,)),
         "dense_kernel": rng.normal(0, 1, (1, 1)),
         "dense_bias": rng.normal(0, 1, (1,)),
         "x": rng.uniform(-1, 1, (3, STEPS, 1)),
+        "binary_kernel": rng.normal(0, GATE_PROBE_SCALE, (1, 4)),
+        "binary_recurrent_kernel": rng.normal(0, GATE_PROBE_SCALE, (1, 4)),
+        "binary_bias": rng.normal(0, GATE_PROBE_SCALE, (4,)),
         "x_binary": rng.integers(0, 2, (SEQUENCES, STEPS, 1)).astype(float),
         "y_true": rng.uniform(0, 1, (4, 1)),
         "y_pred": rng.uniform(0, 1, (4, 1)),
@@ -214,6 +226,13 @@ def random_probe(rng):
             for name, weights in INITIAL_WEIGHTS.items()
         },
     }
+    while True:
+        probe["train_x"] = rng.integers(0, 2, (SEQUENCES, STEPS, 1)).astype(float)
+        probe["train_y"] = rng.integers(0, 2, (SEQUENCES, 1)).astype(float)
+        reference = training_reference(probe)
+        in_float32 = rmsprop_losses(training_start(probe), probe["train_x"], probe["train_y"], TRAINING_EPOCHS + 1, np.float32)
+        if _discriminates(reference) and _close(in_float32, reference, 0.0, TRAINING_STABILITY_RTOL):
+            return probe
 
 
 def training_start(probe):
@@ -221,15 +240,37 @@ def training_start(probe):
     return {name: probe[f"train_{name}"] for name in WEIGHT_NAMES}
 
 
+def training_reference(probe):
+    """RMSprop's losses for the training probe, one epoch more than it runs (a loss recorded after
+    the update is accepted too), from the probe's own start and data."""
+    return rmsprop_losses(training_start(probe), probe["train_x"], probe["train_y"], TRAINING_EPOCHS + 1)
+
+
+def _discriminates(reference):
+    """Whether a training reference can tell a right curve from a wrong one: finite, and moving."""
+    reference = np.asarray(reference, np.float64)
+    return bool(np.all(np.isfinite(reference)) and np.all(reference > 0) and reference[-1] < (1 - MIN_TRAINING_DROP) * reference[0])
+
+
+# The probe's entries each value is computed from: a request carries these and nothing else.
+CELL_INPUTS = ("kernel", "recurrent_kernel", "bias")
+VALUE_INPUTS = {
+    "forward_probe": (*WEIGHT_NAMES, "x"),
+    "loss_probe": ("y_true", "y_pred"),
+    "training_curve": (*(f"train_{name}" for name in WEIGHT_NAMES), "train_x", "train_y"),
+    "gates_probe": (*CELL_INPUTS, "x"),
+    "gates_binary": (*(f"binary_{name}" for name in CELL_INPUTS), "x_binary"),
+}
+
+
 def request(check_names, probe):
-    """What the grader sends into the kernel for these checks: the values to gather, and their inputs."""
+    """What the grader sends into the kernel for these checks: the values to gather, and only the
+    inputs those values are computed from (a kernel sees each random input at its own check only)."""
     values = sorted({value for name in check_names for value in CHECKS[name][1]})
-    return {
-        "values": values,
-        "probe": {key: np.asarray(array).tolist() for key, array in probe.items()},
-        "initial_weights": {name: np.asarray(array).tolist() for name, array in training_start(probe).items()},
-        "training_epochs": TRAINING_EPOCHS,
-    }
+    inputs = {key: np.asarray(probe[key]).tolist() for value in values for key in VALUE_INPUTS.get(value, ())}
+    if "training_curve" in values:
+        inputs["training_epochs"] = TRAINING_EPOCHS
+    return {"values": values, "inputs": inputs}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -253,6 +294,16 @@ def _array(values, errors, key, what, shape):
     return value
 
 
+def _close(got, expected, atol, rtol=0.0):
+    """``np.allclose`` that fails closed: a value, a reference or a tolerance that is not finite,
+    or shapes that differ, never match (``inf - inf`` is NaN, and ``x <= 1e-4 * inf`` always holds)."""
+    got, expected = np.asarray(got, np.float64), np.asarray(expected, np.float64)
+    with np.errstate(invalid="ignore", over="ignore"):
+        tolerance = atol + rtol * np.abs(expected)
+    finite = np.all(np.isfinite(got)) and np.all(np.isfinite(expected)) and np.all(np.isfinite(tolerance))
+    return bool(got.shape == expected.shape and finite and np.all(np.abs(got - expected) <= tolerance))
+
+
 def check_data_x(values, errors, probe):
     X = _array(values, errors, "X", "X", (SEQUENCES, STEPS, 1))
     if not np.array_equal(X, make_data()[0]):
@@ -267,14 +318,14 @@ def check_data_y(values, errors, probe):
 
 def check_forward(values, errors, probe):
     got = _array(values, errors, "forward_probe", "forward(...) on new weights and inputs", (len(probe["x"]), 1))
-    if not np.allclose(got, predict(probe, probe["x"]), atol=ATOL):
+    if not _close(got, predict(probe, probe["x"]), ATOL):
         raise CheckFailed("forward does not compute sigmoid(dense(last hidden state of the LSTM)).")
 
 
 def check_loss_function(values, errors, probe):
     got = _need(values, errors, "loss_probe", "mse_loss(...)")
     expected = np.mean((probe["y_true"] - probe["y_pred"]) ** 2)
-    if np.size(got) != 1 or not np.isclose(float(np.ravel(got)[0]), expected, rtol=1e-4, atol=1e-7):
+    if np.size(got) != 1 or not _close(np.ravel(got)[0], expected, 1e-7, 1e-4):
         raise CheckFailed("mse_loss does not return the mean of the squared errors as one number.")
 
 
@@ -289,12 +340,13 @@ def _trained_weights(values, errors):
 
 
 def check_training(values, errors, probe):
-    """The student's own train, run by the grader from other initial weights, follows RMSprop's steps;
-    and the model it trained in the notebook has a loss below 1e-5 (pasted weights pass only that)."""
-    curve = _need(values, errors, "training_curve", f"the losses of train(X, Y, {TRAINING_EPOCHS}) from other initial weights")
-    X = _array(values, errors, "X", "X", (SEQUENCES, STEPS, 1))
-    Y = _array(values, errors, "Y", "Y", (SEQUENCES, 1))
-    reference = rmsprop_losses(training_start(probe), X, Y, TRAINING_EPOCHS + 1)  # + 1: a loss recorded after the update
+    """The student's own train, run by the grader from other initial weights on other data, follows
+    RMSprop's steps; and the model it trained in the notebook has a loss below 1e-5 (pasted weights
+    pass only that). Both references are the grader's own: the probe's data, and ``make_data()``."""
+    curve = _need(values, errors, "training_curve", f"the losses of train(X, Y, {TRAINING_EPOCHS}) from other initial weights and data")
+    reference = training_reference(probe)
+    if not _discriminates(reference):
+        raise CheckFailed("The grader could not draw a training probe for this check: ask your instructor to grade it again.")
     message = training_curve_matches(curve, reference)
     if message:
         raise CheckFailed(message)
@@ -315,7 +367,7 @@ def check_prediction_pattern(values, errors, probe):
     X, _ = make_data()
     weights = _trained_weights(values, errors)
     got = _array(values, errors, "predictions", "predictions", (SEQUENCES, 1))
-    if not np.allclose(got, predict(weights, X), atol=1e-3):
+    if not _close(got, predict(weights, X), 1e-3):
         raise CheckFailed("predictions are not the trained model's outputs for X.")
     if not _solves_task(weights):
         raise CheckFailed("The model does not predict 1 for exactly the sequence whose next element is 1.")
@@ -328,12 +380,13 @@ def _check_gates(values, errors, key, weights, x, where):
         got = gates.get(name) if isinstance(gates, dict) else None
         if got is None or np.shape(got) != expected[name].shape:
             raise CheckFailed(f"lstm_gates must return '{name}' with shape {expected[name].shape} {where}.")
-        if not np.allclose(got, expected[name], atol=ATOL):
+        if not _close(got, expected[name], ATOL):
             raise CheckFailed(f"The '{name}' values from lstm_gates do not match the cell {where}.")
 
 
-def check_gates_trained(values, errors, probe):
-    _check_gates(values, errors, "gates_trained", _trained_weights(values, errors), probe["x_binary"], "on the trained weights")
+def check_gates_binary(values, errors, probe):
+    weights = {name: probe[f"binary_{name}"] for name in CELL_INPUTS}
+    _check_gates(values, errors, "gates_binary", weights, probe["x_binary"], "on a trained-size cell and 0/1 inputs")
 
 
 def check_gates_random(values, errors, probe):
@@ -404,15 +457,18 @@ def _answer_check(name):
     return check
 
 
+# Taken once, at the first question whose check cell asks for them: every later question is scored
+# with those, so that no cell can swap other weights in for one check.
+TAKEN_ONCE = ("weights",)
 # check name -> (check, values it needs)
 CHECKS = {
     "data_x": (check_data_x, ["X"]),
     "data_y": (check_data_y, ["Y"]),
     "forward": (check_forward, ["forward_probe"]),
     "loss_function": (check_loss_function, ["loss_probe"]),
-    "training": (check_training, ["weights", "training_curve", "X", "Y"]),
+    "training": (check_training, ["weights", "training_curve"]),
     "prediction_pattern": (check_prediction_pattern, ["weights", "predictions"]),
-    "gates_trained": (check_gates_trained, ["weights", "gates_trained"]),
+    "gates_binary": (check_gates_binary, ["gates_binary"]),
     "gates_random": (check_gates_random, ["gates_probe"]),
     **{name: (_answer_check(name), ["weights", name]) for name in ANSWER_NAMES},
 }

@@ -3,7 +3,7 @@
 Each variant is the master notebook's own code cells (imports, X and Y, INITIAL_WEIGHTS, forward
 and mse_loss, the training cell with its call cut to a 3-epoch warm-up) with a few exact source
 edits, run in a fresh namespace as a kernel runs them. For each probe start,
-``random_probe(np.random.default_rng(seed))`` for seed 0..K-1, the student's curve is gathered as
+``random_probe(np.random.default_rng(seed))`` for seed 0..K-1 (its start and its 0/1 data), the student's curve is gathered as
 the grader gathers it, ``lstm_values.gather(lstm_checks.request(["training"], probe), ns)`` with
 its epochs raised to the largest N, and compared with the float64 reference ``rmsprop_losses``.
 
@@ -102,7 +102,9 @@ def notebook_namespace(edits, folder):
 
 def gathered_curve(ns, probe, epochs):
     """The student's losses from the probe's start, as the grader gathers them, or the error's text."""
-    values, errors = lstm_values.gather({**lstm_checks.request(["training"], probe), "training_epochs": epochs}, ns)
+    request = lstm_checks.request(["training"], probe)
+    request["inputs"]["training_epochs"] = epochs
+    values, errors = lstm_values.gather(request, ns)
     return values["training_curve"] if "training_curve" in values else errors.get("training_curve", "no curve")
 
 
@@ -146,10 +148,8 @@ def main():
     parser.add_argument("--eager", action="store_true", help="also the solution's loop without tf.function (slow)")
     args = parser.parse_args()
     epochs, rtol = lstm_checks.TRAINING_EPOCHS, lstm_checks.TRAINING_CURVE_RTOL
-    X, Y = lstm_checks.make_data()
     probes = [lstm_checks.random_probe(np.random.default_rng(seed)) for seed in range(args.starts)]
-    starts = [lstm_checks.training_start(probe) for probe in probes]
-    references = [lstm_checks.rmsprop_losses(start, X, Y, max(PROBE_EPOCHS) + 1) for start in starts]
+    references = [lstm_checks.rmsprop_losses(lstm_checks.training_start(p), p["train_x"], p["train_y"], max(PROBE_EPOCHS) + 1) for p in probes]
 
     variants = {**VARIANTS, **(EAGER if args.eager else {})}
     print(f"relative difference from the float64 reference over the first N epochs, {args.starts} probe starts "
@@ -175,7 +175,7 @@ def main():
           f"{'separated' if separated else 'NOT separated'}, margins {rtol / max(right['rel'][epochs], 1e-300):.0f}x below "
           f"and {wrong['rel'][epochs] / rtol:.0f}x above; every verdict as expected: {as_expected}")
 
-    reference_seconds = median_seconds(lambda: lstm_checks.rmsprop_losses(starts[0], X, Y, epochs + 1), 3)
+    reference_seconds = median_seconds(lambda: lstm_checks.training_reference(probes[0]), 3)
     print(f"\nseconds, warm, median of 3: the probe call (gather, the solution's train for {epochs} epochs) "
           f"{rows[0]['seconds']:.3f}; the reference (rmsprop_losses, {epochs + 1} epochs) {reference_seconds:.3f}")
 

@@ -10,16 +10,16 @@ notebook if the kernel still lives. Each question's values are written to ``out/
 as soon as they are taken, so a submission that later hangs or crashes keeps what it had shown.
 """
 
+import ast
 import json
 import os
-import re
 from pathlib import Path
 
 import nbformat
+from IPython.core.inputtransformer2 import TransformerManager
 from jupyter_core.utils import run_sync
 from nbclient import NotebookClient
 
-CHECK_CALL = re.compile(r"""grader\s*\.\s*check\(\s*["'](\w+)["']\s*\)""")
 PUBLIC_OUTPUT_CHARS = 2_000  # of what a check cell printed, kept for the student's feedback
 END = "end"  # ``taken_at`` of a question whose check cell never ran
 
@@ -30,27 +30,58 @@ def is_export_cell(cell) -> bool:
 
 
 def checked_questions(source: str) -> list[str]:
-    """The questions whose ``grader.check("...")`` a cell calls, in order, once each."""
-    return list(dict.fromkeys(CHECK_CALL.findall(source)))
+    """The questions whose ``grader.check("...")`` a cell calls, in order, once each.
+
+    Only real calls count, found in the cell's syntax tree (IPython's magics turned into Python
+    first): a call in a comment or a string takes nothing. A cell that does not parse calls nothing.
+    """
+    try:
+        tree = ast.parse(TransformerManager().transform_cell(source))
+    except (SyntaxError, ValueError):
+        return []
+    calls = sorted((node for node in ast.walk(tree) if _is_check_call(node)), key=lambda node: (node.lineno, node.col_offset))
+    return list(dict.fromkeys(call.args[0].value for call in calls))
 
 
-def run_notebook(client: NotebookClient, requests: dict[str, dict], gatherer: str, mime_type: str, out: Path) -> None:
+def _is_check_call(node) -> bool:
+    return (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "check"
+        and isinstance(node.func.value, ast.Name)
+        and node.func.value.id == "grader"
+        and len(node.args) == 1
+        and isinstance(node.args[0], ast.Constant)
+        and isinstance(node.args[0].value, str)
+    )
+
+
+def run_notebook(client: NotebookClient, requests: dict[str, dict], gatherer: str, mime_type: str, out: Path, taken_once=()) -> None:
     """Execute ``client``'s notebook; write each question's values (``requests``: question -> request).
 
     ``gatherer`` is the source of the assignment's ``lstm_values.py``, which answers in ``mime_type``.
+    Each question is taken at its first check cell. A value named in ``taken_once`` is asked for at
+    the first question that needs it only (the verdicts score every later question with that one).
     """
-    taken = set()
+    requests, taken = dict(requests), set()
+
+    def take_once(question, taken_at, public):
+        take(client, question, requests[question], gatherer, mime_type, out, taken_at=taken_at, public=public)
+        taken.add(question)
+        for pinned in set(taken_once) & set(requests[question]["values"]):
+            for other in requests.keys() - taken:
+                requests[other] = {**requests[other], "values": [v for v in requests[other]["values"] if v != pinned]}
+
     with client.setup_kernel():
         for index, cell in enumerate(client.nb.cells):
             if cell.cell_type != "code" or is_export_cell(cell):
                 continue
             client.execute_cell(cell, index)
             for question in checked_questions(cell.source):
-                if question in requests:
-                    take(client, question, requests[question], gatherer, mime_type, out, taken_at=index, public=text_of(cell.outputs))
-                    taken.add(question)
+                if question in requests and question not in taken:
+                    take_once(question, index, text_of(cell.outputs))
         for question in sorted(requests.keys() - taken):
-            take(client, question, requests[question], gatherer, mime_type, out, taken_at=END, public="")
+            take_once(question, END, "")
         run_sync(client.km.shutdown_kernel)(now=True)  # its values are taken: no need to wait for it
 
 

@@ -72,31 +72,74 @@ def ok_test_spec(path: Path) -> dict:
     raise ValueError(f"{path.name} assigns no OK-format test")
 
 
-def question_verdicts(taken: dict | None, check_names, checks, values_module, probe) -> dict[str, str | None]:
-    """{check: None if it passes, else its one-sentence message} for one question's answer."""
+def question_verdicts(taken: dict | None, check_names, checks, values_module, probe, pinned: dict | None = None) -> dict[str, str | None]:
+    """{check: None if it passes, else its one-sentence message} for one question's answer.
+
+    Only the values this question's request named are read from its answer. ``pinned``: the values
+    taken once for the whole notebook (``checks.TAKEN_ONCE``), {name: (value or None, error or None)}
+    as the first question that took them had them; they replace whatever this answer holds.
+    """
     if taken is None:
         return dict.fromkeys(check_names, NOT_TAKEN)
-    values, errors = {}, {str(k): str(v) for k, v in dict(taken.get("errors") or {}).items()}
-    for name, encoded in dict(taken.get("values") or {}).items():
+    wanted = checks.request(check_names, probe)["values"]
+    raw, errors = _requested(taken, wanted)
+    for name, (value, error) in (pinned or {}).items():
+        if name in wanted:
+            raw.pop(name, None)
+            errors.pop(name, None)
+            if value is None:
+                errors[name] = error
+            else:
+                raw[name] = value
+    values = {}
+    for name, encoded in raw.items():
         try:
-            values[str(name)] = values_module.decode(encoded)
+            values[name] = values_module.decode(encoded)
         except Exception as error:  # malformed values fail their checks, never the grader
-            errors[str(name)] = f"unreadable value ({type(error).__name__})"
-    if "*" in errors:
-        errors = {name: errors["*"] for name in checks.request(check_names, probe)["values"]}
+            errors[name] = f"unreadable value ({type(error).__name__})"
     return {name: checks.verdict(name, values, errors, probe) for name in check_names}
+
+
+def _requested(taken: dict, wanted) -> tuple[dict, dict]:
+    """The encoded values and the errors of an answer, for the names in ``wanted`` only."""
+    raw = {str(name): encoded for name, encoded in dict(taken.get("values") or {}).items() if str(name) in wanted}
+    errors = {str(name): str(error) for name, error in dict(taken.get("errors") or {}).items()}
+    if "*" in errors:  # the kernel did not answer at all
+        return {}, {name: errors["*"] for name in wanted}
+    return raw, {name: error for name, error in errors.items() if name in wanted}
+
+
+def pinned_values(taken: dict[str, dict], questions: dict, checks, probe) -> dict:
+    """The values taken once (``checks.TAKEN_ONCE``), from the first question, in the order they
+    were taken, whose request named them: {name: (encoded value or None, error or None)}."""
+    pinned = {}
+    for question, answer in sorted(taken.items(), key=lambda item: _taken_order(item[1])):
+        if question not in questions:
+            continue
+        wanted = checks.request([name for name, _ in questions[question]], probe)["values"]
+        raw, errors = _requested(answer, wanted)
+        for name in set(checks.TAKEN_ONCE) & set(wanted) - pinned.keys():
+            pinned[name] = (raw.get(name), None if name in raw else errors.get(name, "it was not found"))
+    return pinned
+
+
+def _taken_order(answer: dict) -> tuple[int, int]:
+    """Check cells in the notebook's order, then the questions taken at the end (by name)."""
+    taken_at = answer.get("taken_at")
+    return (0, taken_at) if isinstance(taken_at, int) else (1, 0)
 
 
 def results(taken: dict[str, dict], questions: dict, checks, values_module, probe) -> dict:
     """Gradescope-format results: one test per question, and what the public checks printed."""
     tests = []
+    pinned = pinned_values(taken, questions, checks, probe)
     for question, checks_of_question in questions.items():
         answer = taken.get(question)
-        verdicts = question_verdicts(answer, [name for name, _ in checks_of_question], checks, values_module, probe)
+        verdicts = question_verdicts(answer, [name for name, _ in checks_of_question], checks, values_module, probe, pinned)
         possible = sum(points for _, points in checks_of_question)
         score = sum(points for name, points in checks_of_question if verdicts[name] is None)
         messages = list(dict.fromkeys(message for message in verdicts.values() if message))
-        if messages and answer and answer.get("taken_at") == "end":
+        if messages and answer and not isinstance(answer.get("taken_at"), int):
             messages.append(TAKEN_AT_END)
         tests.append(
             {

@@ -21,12 +21,12 @@ import psutil
 import pytest
 
 from container import seccomp_filter
-from corpus import attacks, variants
+from corpus import attacks, references, variants
 from exercise_kit import gradescope
 from exercise_kit.grade import grade_folder
 from exercise_kit.paths import ROOT
 
-CORPUS = variants.CORPUS + attacks.ATTACKS
+CORPUS = variants.CORPUS + attacks.ATTACKS + references.ATTACKS
 
 # A normal submission takes 10 to 20 s; the endless loop costs this much of one worker.
 TIMEOUT_SECONDS = 120

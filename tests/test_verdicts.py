@@ -7,6 +7,7 @@ lstm_checks.py and lstm_values.py.
 
 import numpy as np
 import pytest
+from corpus.attacks import CLASSMATE_WEIGHTS
 
 from exercise_kit import verdicts
 from exercise_kit.paths import ASSIGNMENT_DIR
@@ -72,3 +73,48 @@ def test_what_the_public_checks_printed_is_shown_as_public_tests(assignment):
     checks, values_module, _ = assignment
     _, results = score(assignment, taken(values_module, X=checks.make_data()[0]))
     assert results["tests"][0] == {"name": verdicts.PUBLIC_TESTS, "visibility": "visible", "output": "q1_data results: All test cases passed!"}
+
+
+def test_each_request_carries_only_the_inputs_of_its_own_values(assignment):
+    checks, _, probe = assignment
+    assert checks.request(["data_x", "data_y"], probe) == {"values": ["X", "Y"], "inputs": {}}
+    training = checks.request(["training"], probe)
+    assert training["values"] == ["training_curve", "weights"]
+    assert set(training["inputs"]) == {f"train_{name}" for name in checks.WEIGHT_NAMES} | {"train_x", "train_y", "training_epochs"}
+    assert set(checks.request(["gates_binary"], probe)["inputs"]) == {"binary_kernel", "binary_recurrent_kernel", "binary_bias", "x_binary"}
+
+
+def test_the_training_reference_is_the_graders_own_data_and_moves(assignment):
+    checks, _, probe = assignment
+    X, _ = checks.make_data()
+    reference = checks.training_reference(probe)
+    assert not np.array_equal(probe["train_x"], X)
+    assert np.all(np.isfinite(reference)) and reference[-1] < (1 - checks.MIN_TRAINING_DROP) * reference[0]
+
+
+def test_a_value_or_reference_that_is_not_finite_never_matches(assignment):
+    checks, _, _ = assignment
+    assert checks._close([1.0], [1.0], 1e-4)
+    assert not checks._close([1.0], [np.inf], 0.0, 1e-4)  # |1 - inf| <= 1e-4 * inf would hold
+    assert not checks._close([np.inf], [np.inf], 1e-4)
+    assert not checks._close([1.0], [1.0], np.inf)
+    assert not checks._close([1.0, 1.0], [1.0], 1e-4)
+
+
+TRAINED = {"q3_training": [("training", 3.0)], "q4_predictions": [("prediction_pattern", 2.0)]}
+
+
+def test_later_questions_are_scored_with_the_weights_taken_at_the_first_check_that_needs_them(assignment):
+    checks, values_module, probe = assignment
+    X, _ = checks.make_data()
+    trained = {name: np.asarray(value, np.float64) for name, value in CLASSMATE_WEIGHTS.items()}
+    zeros = {name: np.zeros_like(value) for name, value in trained.items()}
+    q3 = taken(values_module, taken_at=14, weights=trained)
+    # q4's request names no weights; a kernel that sends some anyway (zeros, with their predictions) is not heard
+    q4 = taken(values_module, taken_at=17, weights=zeros, predictions=checks.predict(zeros, X))
+    results = verdicts.results({"q3_training": q3, "q4_predictions": q4}, TRAINED, checks, values_module, probe)
+    q4_test = next(test for test in results["tests"] if test["name"] == "q4_predictions")
+    assert q4_test["score"] == 0.0 and q4_test["output"] == "predictions are not the trained model's outputs for X."
+    q4["values"]["predictions"] = values_module.encode(checks.predict(trained, X))
+    results = verdicts.results({"q3_training": q3, "q4_predictions": q4}, TRAINED, checks, values_module, probe)
+    assert next(test for test in results["tests"] if test["name"] == "q4_predictions")["score"] == 2.0
