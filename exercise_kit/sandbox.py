@@ -25,6 +25,7 @@ import ctypes
 import json
 import os
 import secrets
+import signal
 import sys
 import tempfile
 import threading
@@ -41,6 +42,7 @@ from . import confine, fork_kernel, fork_server, submission, values, verdicts
 
 MARKER = "EXERCISE_KIT_SUBMISSION"  # set in the child's environment, inherited by the kernel
 POLL_SECONDS = 0.1
+KILL_SECONDS = 5.0  # at most, to kill a kernel's processes until none is left
 SCAN_SECONDS = 1.0
 MAX_FILES = 10_000  # in the kernel's folder: a notebook needs a handful
 STOP = threading.Event()  # set by the batch grader on Ctrl-C: children are killed at once
@@ -154,7 +156,10 @@ def run_child(folder: Path, limits: Limits) -> tuple[str, float]:
             outcome = "interrupted"
             break
         child.join(POLL_SECONDS)
-    kill_tree(child.pid, marker)
+    uid = None
+    with suppress(OSError):  # the kernel's folder is handed to its uid when it is confined as root
+        uid = os.stat(folder / "work").st_uid
+    kill_tree(child.pid, marker, uid)
     child.join()
     if outcome == "finished" and child.exitcode != 0:
         outcome = "crashed"
@@ -162,25 +167,49 @@ def run_child(folder: Path, limits: Limits) -> tuple[str, float]:
 
 
 def disk_mb(folder: Path, max_files: int) -> float:
-    """What the files under ``folder`` take on disk (MB); infinite past ``max_files`` entries.
+    """What the files under ``folder`` take on disk (MB); infinite past ``max_files`` entries, or
+    when any part of it cannot be measured.
 
-    The kernel writes there: links are not followed, and a flood of files counts as over the cap.
+    The kernel writes there: links are not followed, and each folder is opened from its parent's
+    descriptor, so a path of any length is measured. What vanishes while it is measured takes no
+    room; a folder that cannot be read counts as over the cap.
     """
-    total, stack, seen = 0, [folder], 0
-    while stack:
-        try:
-            with os.scandir(stack.pop()) as entries:
-                for entry in entries:
-                    seen += 1
-                    if seen > max_files:
-                        return float("inf")
-                    if entry.is_dir(follow_symlinks=False):
-                        stack.append(entry.path)
-                    else:
-                        total += entry.stat(follow_symlinks=False).st_blocks * 512
-        except OSError:
-            continue  # gone, or a socket file's folder changed under us
+    total, seen, stack = 0, 0, []
+    try:
+        stack.append(_open_folder(folder))
+        while stack:
+            fd, entries = stack[-1]
+            entry = next(entries, None)
+            if entry is None:
+                stack.pop()
+                entries.close()
+                os.close(fd)
+                continue
+            seen += 1
+            if seen > max_files:
+                return float("inf")
+            with suppress(FileNotFoundError):
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append(_open_folder(entry.name, fd))
+                else:
+                    total += entry.stat(follow_symlinks=False).st_blocks * 512
+    except OSError:
+        return float("inf")
+    finally:
+        for fd, entries in stack:
+            entries.close()
+            os.close(fd)
     return total / 2**20
+
+
+def _open_folder(name, dir_fd: int | None = None) -> tuple:
+    """A folder's descriptor (never through a link) and its entries."""
+    fd = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dir_fd)
+    try:
+        return fd, os.scandir(fd)
+    except OSError:
+        os.close(fd)
+        raise
 
 
 def process_tree(pid: int) -> list[psutil.Process]:
@@ -203,8 +232,14 @@ def memory_mb(processes: list[psutil.Process], kind: str) -> float:
     return total / 2**20
 
 
-def kill_tree(pid: int, marker: str) -> None:
-    """Kill the child, its descendants, and anything else that still carries its marker."""
+def kill_tree(pid: int, marker: str, uid: int | None = None) -> None:
+    """Kill the child, its descendants, and anything else that still carries its marker, is in
+    its process group or, as root, runs as ``uid`` (its kernel's own).
+
+    The child's group is its own (it calls setsid), and a confined kernel's processes cannot
+    leave it: one ``killpg`` reaches them all, even those that hop to a new pid faster than a
+    scan can list them, or that no longer descend from the child.
+    """
     processes = []
     try:
         root = psutil.Process(pid)
@@ -212,6 +247,9 @@ def kill_tree(pid: int, marker: str) -> None:
         processes = [root, *root.children(recursive=True)]
     except psutil.NoSuchProcess:
         pass
+    _kill_until_none_left(lambda: os.killpg(pid, signal.SIGKILL), lambda process: _in_group(process, pid))
+    if os.geteuid() == 0 and uid not in (None, 0):
+        _kill_uid(uid)
     for process in psutil.process_iter():
         try:
             if process.environ().get(MARKER) == marker and process not in processes:
@@ -224,6 +262,51 @@ def kill_tree(pid: int, marker: str) -> None:
         except psutil.NoSuchProcess:
             pass
     psutil.wait_procs(processes, timeout=10)
+
+
+def _kill_until_none_left(kill, of) -> None:
+    """Send SIGKILL with ``kill`` until no live process is ``of`` its target, a few seconds at most.
+
+    Zombies are not waited for: the killed processes' new parent reaps them when it will.
+    """
+    deadline = time.monotonic() + KILL_SECONDS
+    while True:
+        try:
+            kill()
+        except ProcessLookupError:
+            return
+        if not any(of(process) for process in _live_processes()) or time.monotonic() > deadline:
+            return
+        time.sleep(POLL_SECONDS / 10)
+
+
+def _live_processes():
+    for process in psutil.process_iter(["status", "uids"]):
+        if process.info["status"] not in (None, psutil.STATUS_ZOMBIE) and process.pid != os.getpid():
+            yield process
+
+
+def _in_group(process: psutil.Process, pgid: int) -> bool:
+    try:
+        return os.getpgid(process.pid) == pgid
+    except ProcessLookupError:
+        return False
+
+
+def _kill_uid(uid: int) -> None:
+    """Kill every process of ``uid``: ``kill(-1)`` from a process that has become that uid reaches
+    them all, whatever their group or parent."""
+    helper = os.fork()
+    if helper == 0:
+        code = 1
+        try:
+            os.setgroups([])
+            os.setresuid(uid, uid, uid)
+            _kill_until_none_left(lambda: os.kill(-1, signal.SIGKILL), lambda process: process.info["uids"] and process.info["uids"].real == uid)
+            code = 0
+        finally:
+            os._exit(code)
+    os.waitpid(helper, 0)
 
 
 def _grade_in_child(folder: str, marker: str, sandboxed: bool) -> None:

@@ -9,15 +9,21 @@ points, and to overwrite, delete and add files in both folders. The same batch i
 import hashlib
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import time
+import uuid
+from contextlib import suppress
 from pathlib import Path
 
 import pandas as pd
+import psutil
 import pytest
 
 from corpus import variants
+from exercise_kit import confine, sandbox
 from exercise_kit.grade import grade_folder
 from exercise_kit.paths import NOTEBOOK_NAME, SOLUTION_DIR
 from ordinary_user import USER, become_ordinary_user
@@ -142,3 +148,113 @@ def test_an_ordinary_user_grades_with_sandboxed_kernels(users_folder):
     }
     assert set(grades["grading_status"].iloc[1:]) == {"Completed"}
     assert {path.name: digest(path) for path in submissions.iterdir()} == before
+
+
+# Limits that hold for every process the kernel makes (issue 16): fast tests of the worker's side.
+
+# Leaves its session (a no-op when confined), becomes a subreaper, and keeps a child that moves to
+# a new pid every few milliseconds; run with an empty environment, so it carries no grading marker.
+HOPPER = """\
+import ctypes, os, time
+
+ctypes.CDLL(None).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+if os.fork():
+    while True:
+        os.wait()
+while True:
+    time.sleep(0.005)
+    if os.fork():
+        os._exit(0)
+"""
+
+
+def start_hopper(work: Path, mode: str, token: str) -> int:
+    """A grading child (its own session, a subreaper) whose confined kernel starts the hopper and
+    which then exits, as a child does when grading ends; its pid, its group's id."""
+    child = os.fork()
+    if child == 0:
+        try:
+            os.setsid()
+            if os.fork() == 0:
+                if mode == "user":
+                    become_ordinary_user()
+                confine.confine(work)
+                os.setsid()
+                os.execve(sys.executable, [sys.executable, "-c", HOPPER, token], {})
+            time.sleep(1)
+        finally:
+            os._exit(0)
+    os.waitpid(child, 0)
+    return child
+
+
+def hoppers(token: str, seconds: float = 0.5) -> int:
+    """How many processes of the hopper are seen in a few scans (its pids, one after another)."""
+    seen, deadline = set(), time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        seen |= {process.pid for process in psutil.process_iter(["cmdline"]) if token in (process.info["cmdline"] or [])}
+    return len(seen)
+
+
+@pytest.mark.parametrize("mode", ["root", "user"])
+def test_no_process_of_the_kernel_outlives_the_kill(users_folder, mode):
+    """The hopper left the child's tree when the child exited, and has no marker: the child's
+    group (which a confined process cannot leave) and, as root, the kernel's uid still reach it."""
+    work, token = users_folder / "work", uuid.uuid4().hex
+    work.mkdir()
+    os.chown(work, USER, USER)
+    child = start_hopper(work, mode, token)
+    try:
+        assert hoppers(token) >= 2
+        sandbox.kill_tree(child, "no marker", uid=work.stat().st_uid if mode == "root" else None)
+        assert hoppers(token) == 0
+    finally:
+        with suppress(ProcessLookupError):
+            os.killpg(child, signal.SIGKILL)
+
+
+def test_as_root_every_process_of_the_kernels_uid_is_killed(users_folder):
+    work, token = users_folder / "work", uuid.uuid4().hex
+    work.mkdir()
+    child = start_hopper(work, "root", token)
+    try:
+        assert hoppers(token) >= 2
+        sandbox._kill_uid(work.stat().st_uid)
+        assert hoppers(token) == 0
+    finally:
+        with suppress(ProcessLookupError):
+            os.killpg(child, signal.SIGKILL)
+
+
+def test_disk_use_is_measured_past_path_max(tmp_path):
+    """20 folders of 250-character names: their paths are longer than PATH_MAX (4096)."""
+    fd = os.open(tmp_path, os.O_RDONLY)
+    for _ in range(20):
+        os.mkdir("d" * 250, dir_fd=fd)
+        fd, parent = os.open("d" * 250, os.O_RDONLY, dir_fd=fd), fd
+        os.close(parent)
+    data = os.open("data", os.O_WRONLY | os.O_CREAT, dir_fd=fd)
+    os.write(data, b"x" * 2**22)
+    os.close(data)
+    os.close(fd)
+    assert 4 <= sandbox.disk_mb(tmp_path, 100) < 5
+
+
+def test_a_folder_that_cannot_be_measured_counts_as_over_the_cap(users_folder):
+    """As an ordinary user's grader, whose kernel shares its uid, a folder made unreadable."""
+    hidden = users_folder / "work" / "hidden"
+    hidden.mkdir(parents=True)
+    (hidden / "data").write_bytes(b"x" * 2**20)
+    hidden.chmod(0)
+    for path in (users_folder / "work", hidden, hidden / "data"):
+        os.chown(path, USER, USER)
+    read, write = os.pipe()
+    child = os.fork()
+    if child == 0:
+        become_ordinary_user()
+        os.write(write, str(sandbox.disk_mb(users_folder / "work", 100)).encode())
+        os._exit(0)
+    os.close(write)
+    os.waitpid(child, 0)
+    assert os.read(read, 100) == b"inf"
+    assert sandbox.disk_mb(users_folder / "work", 100) == 1.0  # root reads it
