@@ -43,9 +43,10 @@ cell.set_weights(kept_weights[0])
 output_layer.set_weights(kept_weights[1])
 """
 
-# 3. A canary: a wrong answer set in a cell that names q6_forget_gate's check in a comment and a
-# string, before the real answer cell. Were either taken as a check, the wrong answer would be the
-# one graded (a question is taken at its first check cell). Before: a comment triggered a take.
+# 3. A canary: a wrong answer set in cells that name q6_forget_gate's check in a comment and a
+# string, one before the real answer cell and one after its check cell. Were either taken as a
+# check, a wrong answer would be graded (now a question is taken at its first check cell; before,
+# at its last). Before: a comment triggered a take, and the cell after the check cost the point.
 COMMENTED_CHECK = """\
 answer_forget_gate = "C"  # grader.check("q6_forget_gate")
 reminder = 'grader.check("q6_forget_gate")'
@@ -74,5 +75,10 @@ ATTACKS = [
         points(q5_gates=0),
         COMPLETED,
     ),
-    Submission("hostile-commented-check.ipynb", edited(SOLUTION, AddCell("fig.suptitle(", COMMENTED_CHECK)), POINTS, COMPLETED),
+    Submission(
+        "hostile-commented-check.ipynb",
+        edited(SOLUTION, AddCell('grader.check("q6_forget_gate")', COMMENTED_CHECK), AddCell("fig.suptitle(", COMMENTED_CHECK)),
+        POINTS,
+        COMPLETED,
+    ),
 ]
