@@ -14,6 +14,7 @@ must be the batch grader's: a score means the same thing in both places.
 import hashlib
 import json
 import re
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -21,12 +22,12 @@ import psutil
 import pytest
 
 from container import seccomp_filter
-from corpus import attacks, references, variants
+from corpus import attacks, limits, references, variants
 from exercise_kit import gradescope
 from exercise_kit.grade import grade_folder
 from exercise_kit.paths import ROOT
 
-CORPUS = variants.CORPUS + attacks.ATTACKS + references.ATTACKS
+CORPUS = variants.CORPUS + attacks.ATTACKS + references.ATTACKS + limits.ATTACKS
 
 # A normal submission takes 10 to 20 s; the endless loop costs this much of one worker.
 TIMEOUT_SECONDS = 120
@@ -130,6 +131,15 @@ def test_no_process_left_running(corpus_batch):
             leftovers.append(process)
             process.kill()
     assert not leftovers
+
+
+def test_no_process_of_a_kernel_outlives_grading(corpus_batch, corpus_gradescope):
+    """The survivor (an empty environment, a pid of its own every millisecond) is gone after both
+    graders: its pids are looked for over a second, in case one scan misses it between hops."""
+    seen, deadline = set(), time.monotonic() + 1
+    while time.monotonic() < deadline:
+        seen |= {process.pid for process in psutil.process_iter(["cmdline"]) if limits.SURVIVOR in (process.info["cmdline"] or [])}
+    assert not seen
 
 
 def test_no_submission_was_changed_deleted_or_added_by_another(corpus_batch):
