@@ -24,6 +24,7 @@ from pathlib import Path
 
 import pytest
 
+from container import seccomp_filter
 from exercise_kit import confine
 from ordinary_user import USER, become_ordinary_user
 
@@ -408,3 +409,22 @@ def test_a_confined_process_cannot_set_up_io_uring_which_makes_sockets_without_t
         return "ok" if ring >= 0 else errno.errorcode[ctypes.get_errno()]
 
     assert in_sandbox(mode, work, set_up_ring) == "EPERM"
+
+
+def test_in_a_container_the_kernel_keeps_its_temporary_files_in_its_folder(elsewhere):
+    """Without namespaces (Docker's refusals, Landlock allowed) there is no private tmpfs: the
+    kernel's TMPDIR is its own folder, under the disk cap, and the container's /tmp and /dev/shm
+    (memory no cap sees) are not writable."""
+    work = make_work(elsewhere / uuid.uuid4().hex, "root")
+    name = f"confine-test-{uuid.uuid4().hex}"
+
+    def contained():
+        seccomp_filter(landlock=True)()
+        confine.confine(work)
+        return os.environ["TMPDIR"], [outcome(lambda: Path(folder, name).write_text("x")) for folder in ("/tmp", "/var/tmp", "/dev/shm")]
+
+    try:
+        assert in_child("root", contained) == (str(work), ["PermissionError"] * 3)
+    finally:
+        for folder in ("/tmp", "/var/tmp", "/dev/shm"):
+            Path(folder, name).unlink(missing_ok=True)
