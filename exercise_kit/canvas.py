@@ -30,6 +30,7 @@ from otter.grade.utils import (
     SCORES_DICT_TOTAL_POINTS_KEY,
 )
 
+from . import csv_cells
 from .downloads import canvas_file, newest_by_user
 from .manual import merge, read_text_table
 
@@ -105,7 +106,7 @@ def export(grades_csv: Path, roster_csv: Path, out_csv: Path, *, assignment: str
     points_row = {**dict.fromkeys(canvas.columns, ""), "Student": "Points Possible", assignment: points_possible}
     canvas = pd.concat([pd.DataFrame([points_row]), canvas], ignore_index=True)
     Path(out_csv).parent.mkdir(parents=True, exist_ok=True)
-    canvas.to_csv(out_csv, index=False)
+    csv_cells.to_csv(canvas, out_csv)
     return Export(canvas, empty, unclaimed, problems)
 
 
@@ -134,7 +135,7 @@ def read_grades(grades_csv: Path) -> tuple[pd.DataFrame, pd.DataFrame | None, li
     columns = pd.read_csv(grades_csv, nrows=0).columns
     if set(GRADESCOPE_COLUMNS) <= set(columns):
         return read_gradescope(grades_csv)
-    grades = pd.read_csv(grades_csv, dtype={SCORES_DICT_FILE_KEY: str})
+    grades = csv_cells.read_csv(grades_csv, dtype={SCORES_DICT_FILE_KEY: str})
     has_columns = {SCORES_DICT_FILE_KEY, SCORES_DICT_TOTAL_POINTS_KEY} <= set(grades.columns)
     if not has_columns or POINTS_POSSIBLE_LABEL not in set(grades[SCORES_DICT_FILE_KEY]):
         raise ValueError(

@@ -21,7 +21,7 @@ from tqdm import tqdm
 
 from otter.grade.utils import POINTS_POSSIBLE_LABEL
 
-from . import downloads, fork_server, report, sandbox
+from . import csv_cells, downloads, fork_server, report, sandbox
 from .paths import AUTOGRADER_ZIP, GRADING_CONFIG
 
 
@@ -93,7 +93,7 @@ def grade_folder(
         grades = report.write_report(list(records.values()), out, show_hidden=show_hidden)
     if manual is not None:
         grades, problems = manual_scores.merge(grades, manual)
-        report.write_atomic(Path(out) / "final_grades.csv", grades.to_csv(index=False).encode())
+        report.write_atomic(Path(out) / "final_grades.csv", csv_cells.to_csv(grades).encode())
         grades.attrs["manual_problems"] = problems
     grades.attrs["superseded"] = collected.superseded  # for the command's summary
     return grades

@@ -21,6 +21,7 @@ from otter.grade.utils import (
     SCORES_DICT_TOTAL_POINTS_KEY,
 )
 
+from . import csv_cells
 from .paths import MASTER_NOTEBOOK
 
 FILE_COLUMN = SCORES_DICT_FILE_KEY
@@ -64,7 +65,7 @@ def write_sheet(path: Path, students: dict[str, str], points: dict[str, float]) 
     )
     sheet = pd.concat([sheet, new], ignore_index=True).fillna("")
     path.parent.mkdir(parents=True, exist_ok=True)
-    sheet.to_csv(path, index=False)
+    csv_cells.to_csv(sheet, path)
     return sheet
 
 
@@ -162,4 +163,4 @@ def number(text: str) -> float | None:
 
 def read_text_table(path: Path) -> pd.DataFrame:
     """A CSV as text, empty cells empty (not NaN), cells stripped: what staff typed, to be checked."""
-    return pd.read_csv(path, dtype=str, keep_default_na=False).apply(lambda column: column.str.strip())
+    return csv_cells.read_csv(path, dtype=str, keep_default_na=False).apply(lambda column: column.str.strip())

@@ -42,6 +42,8 @@ from otter.grade.utils import (
     SCORES_DICT_TOTAL_POINTS_KEY,
 )
 
+from . import csv_cells
+
 COMPLETED = "Completed"
 
 
@@ -61,9 +63,9 @@ def write_report(records: list[dict], out: Path, *, show_hidden: bool = False, c
     grades = final_grades(records, max_scores)
     pass_rates = question_pass_rates(grades, max_scores)
     write_atomic(out / "summary" / "score_histogram.png", score_histogram(grades))
-    write_atomic(out / "summary" / "pass_rates.csv", pass_rates.to_csv(index=False).encode())
+    write_atomic(out / "summary" / "pass_rates.csv", csv_cells.to_csv(pass_rates).encode())
     write_atomic(out / "summary" / "summary.md", summary(records, grades, pass_rates).encode())
-    write_atomic(out / "final_grades.csv", grades.to_csv(index=False).encode())
+    write_atomic(out / "final_grades.csv", csv_cells.to_csv(grades).encode())
     return grades
 
 
