@@ -54,6 +54,21 @@ class Export:
     problems: list[str]  # why totals were left empty (manual scores missing or invalid, not fully graded), stray sheet rows
 
 
+@dataclass
+class Match:
+    """The gradebook's students, each with their submission and total: what the import file and the post give Canvas."""
+
+    roster: pd.DataFrame
+    files: pd.Series  # by roster row: the student's file in the grades ("" for none)
+    totals: pd.Series  # by roster row: the total, NaN where the cell stays empty
+    reasons: pd.Series  # by roster row: why the cell is empty ("" where it is not)
+    points_possible: float
+    grades: pd.DataFrame  # the grades table (with the manual questions), by file
+    empty: list[str]
+    unclaimed: list[str]
+    problems: list[str]
+
+
 def export(grades_csv: Path, roster_csv: Path, out_csv: Path, *, assignment: str, manual: Path | None = None) -> Export:
     """Write the Canvas CSV: the gradebook's students, each with the total points of their submission.
 
@@ -62,13 +77,27 @@ def export(grades_csv: Path, roster_csv: Path, out_csv: Path, *, assignment: str
     submissions that no student claims, and the problems that left a total empty are each named
     in one ``UserWarning``. Nothing is written if a file is not in a form this module reads.
     """
+    found = match(grades_csv, roster_csv, manual=manual)
+    canvas = found.roster[[column for column in STUDENT_COLUMNS if column in found.roster.columns]].copy()
+    canvas[assignment] = found.totals
+    points_row = {**dict.fromkeys(canvas.columns, ""), "Student": "Points Possible", assignment: found.points_possible}
+    canvas = pd.concat([pd.DataFrame([points_row]), canvas], ignore_index=True)
+    Path(out_csv).parent.mkdir(parents=True, exist_ok=True)
+    csv_cells.to_csv(canvas, out_csv)
+    return Export(canvas, found.empty, found.unclaimed, found.problems)
+
+
+def match(grades_csv: Path, roster_csv: Path, *, manual: Path | None = None) -> Match:
+    """Each student of the gradebook with their submission and its total, matched as the module's
+    docstring says; the empty cells, unclaimed submissions and problems are also warned of."""
     grades_csv = Path(grades_csv)
     roster = read_roster(roster_csv)
     grades, students, problems = read_grades(grades_csv)
     if manual is not None:
         grades, manual_problems = merge(grades, manual)
         problems += manual_problems
-    totals = grades.set_index(SCORES_DICT_FILE_KEY)[SCORES_DICT_TOTAL_POINTS_KEY]
+    grades = grades.set_index(SCORES_DICT_FILE_KEY)
+    totals = grades[SCORES_DICT_TOTAL_POINTS_KEY]
     points_possible, totals = totals[POINTS_POSSIBLE_LABEL], totals.drop(POINTS_POSSIBLE_LABEL)
 
     superseded = set()
@@ -87,13 +116,12 @@ def export(grades_csv: Path, roster_csv: Path, out_csv: Path, *, assignment: str
         claimed = roster["ID"].map(newest).fillna("")
         superseded = {file for file in totals.index if canvas_file(file)} - set(newest.values())
 
-    canvas = roster[[column for column in STUDENT_COLUMNS if column in roster.columns]].copy()
-    canvas[assignment] = claimed.map(totals).astype(float)
-    empty = [
-        f"{student} ({why_empty(file, totals, grades_csv.name)})"
-        for student, file, cell in zip(roster["Student"], claimed, canvas[assignment])
-        if pd.isna(cell)
-    ]
+    student_totals = claimed.map(totals).astype(float)
+    reasons = pd.Series(
+        [why_empty(file, totals, grades_csv.name) if pd.isna(total) else "" for file, total in zip(claimed, student_totals)],
+        index=roster.index,
+    )
+    empty = [f"{student} ({reason})" for student, reason in zip(roster["Student"], reasons) if reason]
     labels = students["label"] if students is not None else pd.Series(totals.index, index=totals.index)
     unclaimed = [labels[file] for file in sorted(set(totals.index) - set(claimed) - superseded)]
     if problems:
@@ -102,12 +130,7 @@ def export(grades_csv: Path, roster_csv: Path, out_csv: Path, *, assignment: str
         warnings.warn(f"{len(empty)} student(s) get an empty cell: " + "; ".join(empty), stacklevel=2)
     if unclaimed:
         warnings.warn(f"{len(unclaimed)} graded submission(s) that no roster row claims: " + ", ".join(unclaimed), stacklevel=2)
-
-    points_row = {**dict.fromkeys(canvas.columns, ""), "Student": "Points Possible", assignment: points_possible}
-    canvas = pd.concat([pd.DataFrame([points_row]), canvas], ignore_index=True)
-    Path(out_csv).parent.mkdir(parents=True, exist_ok=True)
-    csv_cells.to_csv(canvas, out_csv)
-    return Export(canvas, empty, unclaimed, problems)
+    return Match(roster, claimed, student_totals, reasons, points_possible, grades, empty, unclaimed, problems)
 
 
 def why_empty(file: str, totals: pd.Series, grades_name: str) -> str:
