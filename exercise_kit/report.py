@@ -9,7 +9,9 @@
   ``show_hidden`` is on (``show_hidden`` in ``otter_config.json``);
 - ``submissions/<file>/record.json``: the record itself, which ``load_records`` reads back so that a
   resumed run knows what was graded (the record's ``key``) without grading it again;
-- ``summary/``: ``summary.md``, ``pass_rates.csv`` and ``score_histogram.png`` for the instructor.
+- ``summary/``: for the instructor, ``summary.md``, with ``questions.csv`` (each question's item
+  statistics), ``reasons.csv`` (why points were lost, every submission named), ``item_statistics.png``
+  and ``score_histogram.png``.
 
 A record is one submission's outcome, as the grader makes it::
 
@@ -20,13 +22,18 @@ The grader calls ``write_report`` again after each finished submission, naming i
 that only its own files and the batch's are written (a class of hundreds is not rewritten each
 time). Every file is replaced in one step (``os.replace``), per-submission files first and
 ``final_grades.csv`` last, so a run killed at any moment leaves complete files that agree with each
-other; files whose content did not change are left alone. The same records give the same bytes.
+other; files whose content did not change are left alone. The same records give the same bytes. The
+summary's two figures are the exception: while the batch runs they are redrawn at most every
+``FIGURE_SECONDS`` (they cost more than all the rest), and always by the last call, without ``changed``.
 """
 
 import io
 import json
+import math
 import os
+import re
 import statistics
+import time
 from collections import Counter
 from pathlib import Path
 from textwrap import indent
@@ -46,6 +53,27 @@ from . import csv_cells
 
 COMPLETED = "Completed"
 
+MIN_FOR_DISCRIMINATION = 3  # with 2 submissions, any correlation is -1 or 1
+SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z(])")
+NO_REASON = "(no reason recorded)"
+FIGURE_SECONDS = 30  # the figures cost more than the rest of the report: redrawn at most this often while grading
+figures_drawn: dict[Path, float] = {}  # out folder: time.monotonic() when its figures were last drawn
+REASONS_SHOWN = 10  # per question in summary.md; reasons.csv has them all
+FILES_SHOWN = 5  # per reason in summary.md; reasons.csv names them all
+ITEM_STATISTICS = """\
+- **facility**: mean / max points, Moodle's facility index: 100% when every submission earned every point.
+- **discrimination**: Pearson's r, over the submissions, between the question's points and those of the rest
+  of the test (the total without this question), Moodle's discrimination index (which shows it times 100).
+  From -1 to 1: high when the submissions that did well on the rest did well here; near 0 or below, read the
+  question and its checks. Noisy below a few dozen submissions; n/a says why it was not computed.
+- **full marks**: the share of submissions that passed every check of the question (its pass rate: the
+  records hold one result per question, not one per check).
+
+Every row of `final_grades.csv` counts, those not graded to the end too. The same in `questions.csv`."""
+LOST_POINTS = """\
+Each sentence of the question's failed checks (its `output` in `results.json`), how many submissions got it
+and the first of them; a submission can get several. `reasons.csv` names every submission."""
+
 
 def write_report(records: list[dict], out: Path, *, show_hidden: bool = False, changed=None) -> pd.DataFrame:
     """Write the outputs of the batch for ``records`` into ``out``; return the final grades table.
@@ -61,10 +89,15 @@ def write_report(records: list[dict], out: Path, *, show_hidden: bool = False, c
         write_atomic(folder / "results.json", json_bytes(record["results"]))
         write_atomic(folder / "feedback.md", feedback(record, show_hidden=show_hidden).encode())
     grades = final_grades(records, max_scores)
-    pass_rates = question_pass_rates(grades, max_scores)
-    write_atomic(out / "summary" / "score_histogram.png", score_histogram(grades))
-    write_atomic(out / "summary" / "pass_rates.csv", csv_cells.to_csv(pass_rates).encode())
-    write_atomic(out / "summary" / "summary.md", summary(records, grades, pass_rates).encode())
+    questions = question_statistics(grades, max_scores)
+    reasons = lost_point_reasons(records, max_scores)
+    if changed is None or time.monotonic() - figures_drawn.get(out, -math.inf) >= FIGURE_SECONDS:
+        figures_drawn[out] = time.monotonic()
+        write_atomic(out / "summary" / "score_histogram.png", score_histogram(grades))
+        write_atomic(out / "summary" / "item_statistics.png", item_statistics_figure(questions, len(records)))
+    write_atomic(out / "summary" / "questions.csv", csv_cells.to_csv(questions).encode())
+    write_atomic(out / "summary" / "reasons.csv", csv_cells.to_csv(reasons_csv(reasons)).encode())
+    write_atomic(out / "summary" / "summary.md", summary(records, grades, questions, reasons).encode())
     write_atomic(out / "final_grades.csv", csv_cells.to_csv(grades).encode())
     return grades
 
@@ -216,21 +249,80 @@ def markdown_table(table: pd.DataFrame) -> str:
     return "\n".join([row(table.columns), row(["---"] * len(table.columns)), *(row(cells) for cells in table.itertuples(index=False))])
 
 
-def question_pass_rates(grades: pd.DataFrame, max_scores: dict[str, float]) -> pd.DataFrame:
-    """Per question: max score, mean score and the share of submissions with full marks."""
-    submissions = submission_rows(grades)
-    return pd.DataFrame(
-        {
-            "question": list(max_scores),
-            "max_score": list(max_scores.values()),
-            "mean_score": [round(submissions[question].mean(), 4) for question in max_scores],
-            "full_marks": [round((submissions[question] >= full).mean(), 4) for question, full in max_scores.items()],
-        }
-    )
+def question_statistics(grades: pd.DataFrame, max_scores: dict[str, float]) -> pd.DataFrame:
+    """Per question, the item statistics of Moodle's and Canvas's quiz reports, from the batch's scores.
+
+    facility: mean score / max score. discrimination: Pearson's correlation of the question's scores
+    with the rest of the test's (the total without this question, so that a question is not
+    correlated with itself), as Moodle computes it; empty where it means nothing, and
+    ``discrimination_note`` says why. full_marks: the share of submissions that passed every check
+    of the question (the records keep one result per question, not one per check).
+    """
+    scores = submission_rows(grades)[list(max_scores)].astype(float)
+    rows = []
+    for question, full in max_scores.items():
+        item = scores[question]
+        rest = scores.drop(columns=question).sum(axis=1).round(6)  # equal rests compare equal
+        index, note = discrimination(item, rest)
+        rows.append(
+            {
+                "question": question,
+                "max_score": full,
+                "mean_score": round(item.mean(), 4),
+                "facility": round(item.mean() / full, 4),
+                "discrimination": index,
+                "discrimination_note": note,
+                "full_marks": round((item >= full).mean(), 4),
+            }
+        )
+    columns = ["question", "max_score", "mean_score", "facility", "discrimination", "discrimination_note", "full_marks"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def discrimination(item: pd.Series, rest: pd.Series) -> tuple[float | None, str]:
+    """Pearson's r of a question's scores with the rest of the test's, or None and why r would be noise."""
+    if len(item) < MIN_FOR_DISCRIMINATION:
+        return None, f"{len(item)} submission{'s' * (len(item) != 1)}: a correlation needs {MIN_FOR_DISCRIMINATION} or more"
+    if item.nunique() == 1:
+        return None, f"every submission scored {points(item.iloc[0])}"
+    if rest.nunique() == 1:
+        return None, f"every submission scored {points(rest.iloc[0])} on the rest of the test"
+    return round(float(item.corr(rest)), 4), ""
+
+
+def sentences(output: str) -> list[str]:
+    """A question's output cut into sentences, so that each failed check's message is counted on its own."""
+    text = " ".join(output.split())
+    return list(dict.fromkeys(SENTENCE_END.split(text))) if text else []
+
+
+def lost_point_reasons(records: list[dict], max_scores: dict[str, float]) -> pd.DataFrame:
+    """Per question, each reason for lost points, how many submissions got it and which (in file order).
+
+    A reason is a sentence of the question's ``output`` (the failed checks' messages, or why the
+    submission could not be graded); a record without the question was not graded at all, and its
+    grading status is the reason. Questions in order, then the most frequent reasons first.
+    """
+    files = {}
+    for record in records:
+        tests = {test["name"]: test for test in record["results"]["tests"] if test["name"] in max_scores}
+        for question, full in max_scores.items():
+            test = tests.get(question, {"output": record["grading_status"]})
+            if (test.get("score") or 0) < full:
+                for reason in sentences(test.get("output", "")) or [NO_REASON]:
+                    files.setdefault((question, reason), []).append(record["file"])
+    order = list(max_scores)
+    rows = sorted(((question, reason, len(names), names) for (question, reason), names in files.items()), key=lambda row: (order.index(row[0]), -row[2], row[1]))
+    return pd.DataFrame(rows, columns=["question", "reason", "submissions", "files"])
+
+
+def reasons_csv(reasons: pd.DataFrame) -> pd.DataFrame:
+    """The reasons with every submission named, in one cell per reason."""
+    return reasons.assign(files=reasons["files"].str.join("; "))
 
 
 def score_histogram(grades: pd.DataFrame) -> bytes:
-    """PNG of the totals, one bar per point; no version or date in it, so the same grades give the same bytes."""
+    """PNG of the totals, one bar per point."""
     possible = grades[SCORES_DICT_TOTAL_POINTS_KEY].iloc[0]
     totals = submission_rows(grades)[SCORES_DICT_TOTAL_POINTS_KEY]
     figure = Figure(figsize=(6.4, 3.6), dpi=100, layout="constrained")
@@ -241,13 +333,37 @@ def score_histogram(grades: pd.DataFrame) -> bytes:
     axes.set_title(f"Scores of {len(totals)} submissions")
     axes.xaxis.set_major_locator(MaxNLocator(integer=True))
     axes.yaxis.set_major_locator(MaxNLocator(integer=True))
+    return png_bytes(figure)
+
+
+def item_statistics_figure(questions: pd.DataFrame, submissions: int) -> bytes:
+    """PNG of each question's facility and discrimination side by side, the first question on top."""
+    shown = questions.iloc[::-1]
+    rows = list(range(len(shown)))
+    figure = Figure(figsize=(8, 1.3 + 0.3 * len(shown)), dpi=100, layout="constrained")
+    facility_axes, discrimination_axes = figure.subplots(1, 2, sharey=True)
+    facility_axes.barh(rows, shown["facility"], color="tab:blue")
+    facility_axes.set(xlim=(0, 1), xlabel="facility: mean / max", yticks=rows, yticklabels=shown["question"])
+    values = shown["discrimination"].astype(float)
+    discrimination_axes.barh(rows, values.fillna(0), color="tab:orange")
+    for row, value in zip(rows, values):
+        if pd.isna(value):
+            discrimination_axes.text(0.03, row, "n/a", va="center")
+    discrimination_axes.axvline(0, color="black", linewidth=0.8)
+    discrimination_axes.set(xlim=(-1, 1), xlabel="discrimination: r with the rest of the test")
+    figure.suptitle(f"Item statistics of {submissions} submissions")
+    return png_bytes(figure)
+
+
+def png_bytes(figure: Figure) -> bytes:
+    """The figure as PNG, without version or date, so that the same grades give the same bytes."""
     png = io.BytesIO()
     figure.savefig(png, format="png", metadata={"Software": None})
     return png.getvalue()
 
 
-def summary(records: list[dict], grades: pd.DataFrame, pass_rates: pd.DataFrame) -> str:
-    """The instructor's page: statuses, totals, pass rates, histogram, and the submissions to look at."""
+def summary(records: list[dict], grades: pd.DataFrame, questions: pd.DataFrame, reasons: pd.DataFrame) -> str:
+    """The instructor's page: statuses, totals, each question's statistics and reasons for lost points, and the submissions to look at."""
     submissions = submission_rows(grades)
     totals = submissions[SCORES_DICT_TOTAL_POINTS_KEY]
     possible = grades[SCORES_DICT_TOTAL_POINTS_KEY].iloc[0]
@@ -262,8 +378,9 @@ def summary(records: list[dict], grades: pd.DataFrame, pass_rates: pd.DataFrame)
     statuses = Counter(submissions[SCORES_DICT_GRADING_STATUS_KEY])
     status_table = pd.DataFrame(sorted(statuses.items(), key=lambda item: (-item[1], item[0])), columns=["grading status", "submissions"])
     lines += ["", "## Grading status", "", markdown_table(status_table), ""]
-    lines += ["## Pass rates by question", "", "Full marks: the share of submissions with every point of the question (`pass_rates.csv`).", ""]
-    lines += [markdown_table(pass_rates.rename(columns=lambda column: column.replace("_", " "))), ""]
+    lines += ["## Questions", "", ITEM_STATISTICS, "", markdown_table(readable_statistics(questions)), ""]
+    lines += ["![Facility and discrimination of each question](item_statistics.png)", ""]
+    lines += lost_points_section(questions, reasons, submissions)
     lines += ["## Score histogram", "", "![Histogram of total points](score_histogram.png)", ""]
     to_check = submissions[submissions[SCORES_DICT_GRADING_STATUS_KEY] != COMPLETED]
     lines += ["## Submissions to look at", "", "Every submission whose grading status is not plain \"Completed\".", ""]
@@ -273,3 +390,44 @@ def summary(records: list[dict], grades: pd.DataFrame, pass_rates: pd.DataFrame)
     else:
         lines += ["None.", ""]
     return "\n".join(lines)
+
+
+def readable_statistics(questions: pd.DataFrame) -> pd.DataFrame:
+    """The item statistics as people read them: percentages, r to 2 digits, n/a with its reason."""
+    return pd.DataFrame(
+        {
+            "question": questions["question"],
+            "max": questions["max_score"].map(points),
+            "mean": questions["mean_score"].map(points),
+            "facility": questions["facility"].map("{:.0%}".format),
+            "discrimination": [f"n/a: {note}" if note else f"{index:.2f}" for index, note in zip(questions["discrimination"], questions["discrimination_note"])],
+            "full marks": questions["full_marks"].map("{:.0%}".format),
+        }
+    )
+
+
+def lost_points_section(questions: pd.DataFrame, reasons: pd.DataFrame, submissions: pd.DataFrame) -> list[str]:
+    """Per question, its most frequent reasons and the first submissions that got each; ``reasons.csv`` has them all."""
+    lines = ["## Why points were lost", "", LOST_POINTS, ""]
+    for question, full in zip(questions["question"], questions["max_score"]):
+        of_question = reasons[reasons["question"] == question]
+        if of_question.empty:
+            continue
+        lost = int((submissions[question] < full).sum())
+        shown = of_question.head(REASONS_SHOWN)
+        table = pd.DataFrame(
+            {"reason": shown["reason"], "submissions": shown["submissions"], "which": shown["files"].map(shortened)}
+        )
+        lines += [f"### {question}: {lost} of {len(submissions)} submissions lost points", "", markdown_table(table), ""]
+        if len(of_question) > REASONS_SHOWN:
+            lines += [f"And {len(of_question) - REASONS_SHOWN} other reasons: see `reasons.csv`.", ""]
+    full_marks = questions.loc[questions["full_marks"] == 1, "question"]
+    if len(full_marks):
+        lines += ["Every submission earned full marks on " + ", ".join(full_marks) + ".", ""]
+    return lines
+
+
+def shortened(files: list[str]) -> str:
+    """The first few files, and how many more: a reason shared by 200 submissions stays one line."""
+    more = len(files) - FILES_SHOWN
+    return ", ".join(files[:FILES_SHOWN]) + (f" and {more} more" if more > 0 else "")

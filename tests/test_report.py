@@ -15,6 +15,7 @@ from otter.test_files.ok_test import OKTestFile
 from PIL import Image
 
 from corpus.variants import POINTS as QUESTIONS  # the auto-graded questions, in Otter's order, with their points
+from exercise_kit import report
 from exercise_kit.report import load_records, write_report
 
 COLUMNS = ["file", *sorted(QUESTIONS), "total_points_earned", "percent_correct", "grading_status"]
@@ -160,14 +161,15 @@ def test_a_failed_tests_output_reaches_the_student_only_when_visible_or_allowed(
     assert ("hidden message" in text) == shown
 
 
-def test_pass_rates_per_question(out):
-    rates = pd.read_csv(out / "summary" / "pass_rates.csv").set_index("question")
-    assert list(rates.columns) == ["max_score", "mean_score", "full_marks"]
+def test_mean_facility_and_full_marks_per_question(out):
+    rates = pd.read_csv(out / "summary" / "questions.csv").set_index("question")
+    assert list(rates.columns) == ["max_score", "mean_score", "facility", "discrimination", "discrimination_note", "full_marks"]
     assert list(rates.index) == sorted(QUESTIONS)
-    assert rates.loc["q1_data"].tolist() == [2, 1.5, 0.75]  # 2, 2, 2, 0
-    assert rates.loc["q2_model"].tolist() == [3, 1.875, 0.5]  # 3, 3, 1.5, 0
-    assert rates.loc["q3_training"].tolist() == [3, 1.5, 0.5]  # 3, 0, 3, 0
-    assert rates.loc["q5_gates"].tolist() == [4, 2.5, 0.5]  # 4, 4, 2, 0
+    columns = ["max_score", "mean_score", "facility", "full_marks"]
+    assert rates.loc["q1_data", columns].tolist() == [2, 1.5, 0.75, 0.75]  # 2, 2, 2, 0
+    assert rates.loc["q2_model", columns].tolist() == [3, 1.875, 0.625, 0.5]  # 3, 3, 1.5, 0
+    assert rates.loc["q3_training", columns].tolist() == [3, 1.5, 0.5, 0.5]  # 3, 0, 3, 0
+    assert rates.loc["q5_gates", columns].tolist() == [4, 2.5, 0.625, 0.5]  # 4, 4, 2, 0
 
 
 def test_summary_for_the_instructor(out):
@@ -176,8 +178,11 @@ def test_summary_for_the_instructor(out):
     assert "| Completed | 2 |\n" in text
     assert f"| {OVERRIDDEN} | 1 |\n" in text
     assert f"| {TIMEOUT} | 1 |\n" in text
-    assert "| q3_training | 3 | 1.5 | 0.5 |\n" in text
-    assert "](score_histogram.png)" in text
+    assert "| question | max | mean | facility | discrimination | full marks |\n" in text
+    assert "| q3_training | 3 | 1.5 | 50% | 0.45 | 50% |\n" in text
+    assert "](item_statistics.png)" in text and "](score_histogram.png)" in text
+    assert "### q3_training: 2 of 4 submissions lost points\n" in text
+    assert "| q3_training results: hidden message of q3_training | 2 | overridden.ipynb, timeout.ipynb |\n" in text
     to_look_at = text.split("## Submissions to look at")[1]
     assert "overridden.ipynb" in to_look_at and "timeout.ipynb" in to_look_at
     assert "partial.zip" not in to_look_at and "complete.ipynb" not in to_look_at
@@ -212,12 +217,29 @@ def test_report_written_after_each_submission_is_complete_each_time(tmp_path):
     assert files_in(tmp_path / "batch").keys() == {
         "final_grades.csv",
         *(f"submissions/{r['file']}/{name}" for r in RECORDS for name in ["feedback.md", "record.json", "results.json"]),
-        "summary/pass_rates.csv",
+        "summary/item_statistics.png",
+        "summary/questions.csv",
+        "summary/reasons.csv",
         "summary/score_histogram.png",
         "summary/summary.md",
     }
     write_report(RECORDS, tmp_path / "at-once")
-    assert files_in(tmp_path / "batch") == files_in(tmp_path / "at-once")
+    figures = {"summary/item_statistics.png", "summary/score_histogram.png"}  # drawn by the first call only, this fast
+    batch, at_once = files_in(tmp_path / "batch"), files_in(tmp_path / "at-once")
+    assert {name: data for name, data in batch.items() if name not in figures} == {name: data for name, data in at_once.items() if name not in figures}
+    write_report(RECORDS, tmp_path / "batch")  # the grader's last call: without changed
+    assert files_in(tmp_path / "batch") == at_once
+
+
+def test_figures_are_redrawn_at_most_every_figure_seconds_while_grading(tmp_path, monkeypatch):
+    write_report(RECORDS[:1], tmp_path, changed={RECORDS[0]["file"]})
+    first = files_in(tmp_path / "summary")
+    write_report(RECORDS[:2], tmp_path, changed={RECORDS[1]["file"]})
+    second = files_in(tmp_path / "summary")
+    assert second["item_statistics.png"] == first["item_statistics.png"] and second["summary.md"] != first["summary.md"]
+    monkeypatch.setattr(report, "FIGURE_SECONDS", 0)
+    write_report(RECORDS[:2], tmp_path, changed={RECORDS[1]["file"]})
+    assert files_in(tmp_path / "summary")["item_statistics.png"] != first["item_statistics.png"]
 
 
 def test_load_records_gives_back_the_records_for_resuming(out, tmp_path):
