@@ -16,7 +16,10 @@ EXAMPLES = {
     "free-response": "exercise-kit free-response submissions.zip --out free_response\n"
     "  # then fill free_response/q7_scores.csv, or upload free_response/q7_all_students.pdf to Gradescope",
     "canvas": "exercise-kit canvas graded/final_grades.csv gradebook.csv --manual free_response/q7_scores.csv --out canvas_grades.csv\n"
-    "  # gradebook.csv: Canvas's Grades > Export > Export Entire Gradebook, unchanged",
+    "  # gradebook.csv: Canvas's Grades > Export > Export Entire Gradebook, unchanged\n"
+    "  exercise-kit canvas graded/final_grades.csv gradebook.csv --manual free_response/q7_scores.csv --post \\\n"
+    "      --canvas-url https://canvas.example.edu --course 1234 [--yes]\n"
+    "  # each student's grade and feedback as a comment, through the API: a dry run without --yes; the token in CANVAS_API_TOKEN",
 }
 
 
@@ -56,6 +59,11 @@ def main(argv=None):
     canvas.add_argument("--manual", type=Path, help="the filled Q7 scoring sheet: totals and points possible then count Q7")
     canvas.add_argument("--out", type=Path, default=Path("canvas_grades.csv"))
     canvas.add_argument("--assignment", default="Exercise 6-3 (LSTM)", help="the assignment's column name in Canvas")
+    canvas.add_argument("--post", action="store_true", help="instead of the import file, post each student's grade and feedback (a comment) through Canvas's API; a dry run unless --yes; the token is read from CANVAS_API_TOKEN")
+    canvas.add_argument("--canvas-url", help="with --post: the Canvas address, e.g. https://canvas.example.edu")
+    canvas.add_argument("--course", type=int, help="with --post: the course id (the number after /courses/ in its address)")
+    canvas.add_argument("--assignment-id", type=int, help="with --post: the assignment id (default: from the gradebook's column \"<assignment> (<id>)\")")
+    canvas.add_argument("--yes", action="store_true", help="with --post: post for real")
 
     args = parser.parse_args(argv)
     if args.job == "build":
@@ -113,17 +121,34 @@ def main(argv=None):
         for line in written.unreadable:
             print(f"unreadable: {line}")
     elif args.job == "canvas":
-        from . import canvas
+        from . import canvas, canvas_post
 
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             try:
-                canvas.export(args.grades, args.roster, args.out, assignment=args.assignment, manual=args.manual)
+                if args.post:
+                    students = canvas_post.students(args.grades, args.roster, assignment=args.assignment, manual=args.manual)
+                else:
+                    canvas.export(args.grades, args.roster, args.out, assignment=args.assignment, manual=args.manual)
             except ValueError as error:
                 parser.exit(2, f"error: {error}\n")
         for warning in caught:
             print(f"warning: {warning.message}", file=sys.stderr)
-        print(f"Canvas import file: {args.out}")
+        if not args.post:
+            print(f"Canvas import file: {args.out}")
+            return
+        assignment_id = args.assignment_id or canvas.assignment_id(args.roster, args.assignment)
+        try:
+            outcome = canvas_post.post(students, url=args.canvas_url, course_id=args.course, assignment_id=assignment_id, token=canvas_post.token(), send=args.yes)
+        except ValueError as error:
+            parser.exit(2, f"error: {error} (nothing was posted)\n")
+        print(", ".join(f"{len(names)} {kind}" for kind, names in outcome.items() if names) + ".")
+        if outcome["would post"] and args.yes:
+            print(f"Nothing was posted: set {canvas_post.TOKEN_VARIABLE} to post (docs/canvas.md says how to make a token).")
+        elif outcome["would post"]:
+            print("Dry run: nothing was posted. Run the same command with --yes to post.")
+        if outcome["failed"]:
+            print("Run the same command again to post what failed: what Canvas already holds is left out.")
 
 
 if __name__ == "__main__":

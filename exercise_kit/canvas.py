@@ -17,6 +17,7 @@ file's name in ``final_grades.csv``, for rosters made by hand), Gradescope's ``S
 gives downloaded files (the ``ID``).
 """
 
+import re
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -131,6 +132,15 @@ def match(grades_csv: Path, roster_csv: Path, *, manual: Path | None = None) -> 
     if unclaimed:
         warnings.warn(f"{len(unclaimed)} graded submission(s) that no roster row claims: " + ", ".join(unclaimed), stacklevel=2)
     return Match(roster, claimed, student_totals, reasons, points_possible, grades, empty, unclaimed, problems)
+
+
+def assignment_id(roster_csv: Path, assignment: str) -> int | None:
+    """The assignment's Canvas id, from the gradebook export's column "<title> (<id>)", if it has one."""
+    for column in read_roster(roster_csv).columns:
+        found = re.fullmatch(re.escape(assignment) + r" \((\d+)\)", column)
+        if found:
+            return int(found[1])
+    return None
 
 
 def why_empty(file: str, totals: pd.Series, grades_name: str) -> str:
