@@ -351,7 +351,7 @@ def item_statistics_figure(questions: pd.DataFrame, submissions: int) -> bytes:
             discrimination_axes.text(0.03, row, "n/a", va="center")
     discrimination_axes.axvline(0, color="black", linewidth=0.8)
     discrimination_axes.set(xlim=(-1, 1), xlabel="discrimination: r with the rest of the test")
-    figure.suptitle(f"Item statistics of {submissions} submissions")
+    figure.suptitle(f"Item statistics of {submissions} submission{'s' * (submissions != 1)}")
     return png_bytes(figure)
 
 

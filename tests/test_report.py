@@ -273,3 +273,98 @@ def test_records_graded_with_another_autograder_are_refused(tmp_path):
 def test_a_file_name_that_leaves_the_submissions_folder_is_refused(tmp_path, file):
     with pytest.raises(ValueError, match="plain file name"):
         write_report([record(file)], tmp_path)
+
+
+def summary_of(records: list[dict], out: Path) -> tuple[pd.DataFrame, str]:
+    write_report(records, out)
+    questions = pd.read_csv(out / "summary" / "questions.csv", keep_default_na=False, na_values={"discrimination": [""]})
+    return questions.set_index("question"), (out / "summary" / "summary.md").read_text()
+
+
+def test_item_statistics_of_a_small_table_by_hand(tmp_path):
+    # q1_data (of 2): 2 2 2 0 0, q2_model (of 3): 3 3 0 3 0, q3_training 0 for all, the rest full.
+    # Facility: 1.2 / 2 = 0.6 and 1.8 / 3 = 0.6. The rest of the test of q1_data is q2_model + 12, and
+    # the other way round: deviations (.8 .8 .8 -1.2 -1.2) and (1.2 1.2 -1.8 1.2 -1.8), products sum
+    # to 1.2, squares to 4.8 and 10.8: r = 1.2 / sqrt(4.8 * 10.8) = 1.2 / 7.2 = 1/6 for both
+    # (with the total, q1_data included, it would be 0.65).
+    q1, q2 = [2, 2, 2, 0, 0], [3, 3, 0, 3, 0]
+    records = [record(f"s{i}.ipynb", scores={"q1_data": q1[i], "q2_model": q2[i], "q3_training": 0}) for i in range(5)]
+    questions, text = summary_of(records, tmp_path)
+    columns = ["mean_score", "facility", "discrimination", "discrimination_note", "full_marks"]
+    assert questions.loc["q1_data", columns].tolist() == [1.2, 0.6, 0.1667, "", 0.6]
+    assert questions.loc["q2_model", columns].tolist() == [1.8, 0.6, 0.1667, "", 0.6]
+    assert questions["discrimination"].isna().sum() == len(QUESTIONS) - 2  # the constant columns
+    assert questions.loc["q3_training", columns].fillna("n/a").tolist() == [0, 0, "n/a", "every submission scored 0", 0]
+    assert questions.loc["q5_gates", columns].fillna("n/a").tolist() == [4, 1, "n/a", "every submission scored 4", 1]
+    assert "| q1_data | 2 | 1.2 | 60% | 0.17 | 60% |\n" in text
+    assert "| q3_training | 3 | 0 | 0% | n/a: every submission scored 0 | 0% |\n" in text
+    assert "Every submission earned full marks on q4_predictions, q5_gates, q6_cell_candidate," in text
+    assert "### q5_gates" not in text
+
+
+@pytest.mark.parametrize(
+    "scores, note",
+    [
+        ([{"q1_data": 0}, {}, {}], "every submission scored 18 on the rest of the test"),  # only q1_data varies
+        ([{"q1_data": 0}, {}], "2 submissions: a correlation needs 3 or more"),
+        ([{"q1_data": 0}], "1 submission: a correlation needs 3 or more"),
+    ],
+)
+def test_no_discrimination_where_it_means_nothing_and_no_nan(tmp_path, scores, note):
+    questions, text = summary_of([record(f"s{i}.ipynb", scores=lost) for i, lost in enumerate(scores)], tmp_path)
+    assert pd.isna(questions.loc["q1_data", "discrimination"]) and questions.loc["q1_data", "discrimination_note"] == note
+    assert f"| n/a: {note} |" in text.split("\n| q1_data | 2 | ")[1].splitlines()[0]
+    assert "nan" not in text.lower() and "nan" not in (tmp_path / "summary" / "questions.csv").read_text().lower()
+
+
+def with_output(r: dict, question: str, output: str) -> dict:
+    next(test for test in r["results"]["tests"] if test["name"] == question)["output"] = output
+    return r
+
+
+def test_reasons_for_lost_points_with_their_counts_and_submissions(tmp_path):
+    wrong_x = "X is not the 5 shifted sequences in which every 5th element is 1."
+    wrong_y = "Y should say, for each sequence, whether its next element is 1."
+    at_end = "(Its grader.check cell did not run: graded at the end of the notebook.)"
+    records = [
+        with_output(record("b.ipynb", scores={"q1_data": 0}), "q1_data", f"{wrong_x} {wrong_y}"),
+        with_output(record("a.ipynb", scores={"q1_data": 1}), "q1_data", f"{wrong_y}\n{at_end}"),
+        with_output(record("c.ipynb", scores={"q1_data": 1}), "q1_data", wrong_y),
+        with_output(record("d.ipynb", scores={"q4_predictions": 0}), "q4_predictions", ""),
+        {**record("e.zip", "Invalid submission: the zip holds 2 notebooks"), "results": {"tests": []}},
+        record("f.ipynb"),
+    ]
+    questions, text = summary_of(records, tmp_path)
+    reasons = pd.read_csv(tmp_path / "summary" / "reasons.csv")
+    assert list(reasons.columns) == ["question", "reason", "submissions", "files"]
+    q1 = reasons[reasons["question"] == "q1_data"]
+    assert q1[["reason", "submissions", "files"]].values.tolist() == [
+        [wrong_y, 3, "a.ipynb; b.ipynb; c.ipynb"],
+        [at_end, 1, "a.ipynb"],
+        ["Invalid submission: the zip holds 2 notebooks", 1, "e.zip"],
+        [wrong_x, 1, "b.ipynb"],
+    ]
+    q4 = reasons[reasons["question"] == "q4_predictions"]
+    assert q4[["reason", "files"]].values.tolist() == [["(no reason recorded)", "d.ipynb"], ["Invalid submission: the zip holds 2 notebooks", "e.zip"]]
+    assert "### q1_data: 4 of 6 submissions lost points\n" in text
+    assert f"| {wrong_y} | 3 | a.ipynb, b.ipynb, c.ipynb |\n" in text
+
+
+def test_the_figure_of_facility_and_discrimination_is_a_png(out):
+    with Image.open(out / "summary" / "item_statistics.png") as image:
+        assert image.format == "PNG"
+        assert image.size == (800, 130 + 30 * len(QUESTIONS))
+        assert image.info.keys() <= {"dpi"}
+        image.verify()
+
+
+def test_markdown_shortens_long_lists_and_the_csv_names_every_submission(tmp_path):
+    files = [f"student{i:03}.ipynb" for i in range(300)]
+    records = [with_output(record(file, scores={"q2_model": 0}), "q2_model", f"Mistake number {i % 12}.") for i, file in enumerate(files)]
+    _, text = summary_of(records, tmp_path)
+    reasons = pd.read_csv(tmp_path / "summary" / "reasons.csv")
+    assert len(reasons) == 12 and reasons["submissions"].tolist() == [25] * 12
+    assert sorted("; ".join(reasons["files"]).split("; ")) == files
+    assert "| Mistake number 0. | 25 | student000.ipynb, student012.ipynb, student024.ipynb, student036.ipynb, student048.ipynb and 20 more |\n" in text
+    assert "| Mistake number 11. |" in text and "Mistake number 9." not in text  # as many each: by text, 0 1 10 11 2 ... 7 shown
+    assert "And 2 other reasons: see `reasons.csv`.\n" in text
