@@ -148,7 +148,7 @@ def post(
             report("would post", student, f"would post {change}")
             continue
         try:
-            patiently(lambda: give(submission, student, grade, new_comment), wait, say)
+            give(submission, student, grade, new_comment, wait, say)
         except (CanvasException, RequestException, ValueError) as error:
             report("failed", student, f"failed, {type(error).__name__}: {without(token, error)}")
             continue
@@ -163,7 +163,7 @@ def what(student: Student, grade: float | None, comment: bool) -> str:
     return " and ".join(parts)
 
 
-def give(submission, student: Student, grade: float | None, comment: bool) -> None:
+def give(submission, student: Student, grade: float | None, comment: bool, wait, say) -> None:
     """One PUT with the grade and the comment, on the submission's current attempt (canvasapi #631). The
     file goes through canvasapi's ``Uploader`` as ``upload_comment`` sends it, and is attached to
     this comment, not to one of its own (#496)."""
@@ -176,11 +176,11 @@ def give(submission, student: Student, grade: float | None, comment: bool) -> No
             changes["comment"]["attempt"] = submission.attempt
         if student.attachment:
             path = f"courses/{submission.course_id}/assignments/{submission.assignment_id}/submissions/{submission.user_id}/comments/files"
-            uploaded, file = Uploader(submission._requester, path, student.attachment).start()
+            uploaded, file = patiently(lambda: Uploader(submission._requester, path, student.attachment).start(), wait, say)
             if not uploaded:
                 raise ValueError(f"the upload of {FEEDBACK} did not succeed")
             changes["comment"]["file_ids"] = [file["id"]]
-    submission.edit(**changes)
+    patiently(lambda: submission.edit(**changes), wait, say)
 
 
 def patiently(call, wait, say):

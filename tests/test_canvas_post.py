@@ -22,8 +22,8 @@ ADA, ALAN, GRACE, EDSGER, BARBARA, DONALD, TEST_STUDENT = 1001, 1002, 1003, 1004
 LONG_OUTPUT = "\n".join(f"    line {n} of a long traceback from the hidden check" for n in range(120))
 
 
-@pytest.fixture
-def graded(tmp_path):
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
     """The example class graded and released: final_grades.csv and each submission's feedback.md."""
     edsger = record("dijkstraedsger_1004_50004_exercise-6-3-lstm.ipynb", scores=dict.fromkeys(QUESTIONS, 0))
     for test in edsger["results"]["tests"]:
@@ -36,8 +36,9 @@ def graded(tmp_path):
         edsger,
         record("liskovbarbara_1005_50005_answers.txt", "Invalid submission: not a notebook", dict.fromkeys(QUESTIONS, 0)),
     ]
-    write_report(records, tmp_path / "graded", show_hidden=True)
-    return tmp_path / "graded" / "final_grades.csv"
+    out = tmp_path_factory.mktemp("canvas-post") / "graded"
+    write_report(records, out, show_hidden=True)
+    return out / "final_grades.csv"
 
 
 @pytest.fixture
@@ -173,3 +174,16 @@ def test_the_command_line_reads_the_token_from_the_environment_and_the_assignmen
     assert printed.out.endswith("4 posted, 2 skipped.\n")
     assert TOKEN not in printed.out + printed.err
     assert canvas.submissions[ADA]["score"] == 23
+
+
+def test_a_student_canvas_does_not_list_is_reported_and_the_rest_go_on(graded, canvas):
+    del canvas.submissions[ALAN]  # left the course after the download
+    outcome, lines = run(graded, canvas)
+    assert outcome["failed"] == ["Turing, Alan (1002)"] and len(outcome["posted"]) == 3
+    assert "Turing, Alan (1002): failed, Canvas has no submission of this user id in the assignment (not enrolled?)" in lines
+
+
+def test_canvas_out_of_reach_stops_before_anything_is_posted(graded, canvas):
+    canvas.url = "http://127.0.0.1:9"  # nothing listens on the discard port
+    with pytest.raises(ValueError, match="Canvas did not give the assignment's submissions: ConnectionError"):
+        run(graded, canvas)
