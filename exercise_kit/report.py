@@ -342,15 +342,14 @@ def item_statistics_figure(questions: pd.DataFrame, submissions: int) -> bytes:
     rows = list(range(len(shown)))
     figure = Figure(figsize=(8, 1.3 + 0.3 * len(shown)), dpi=100, layout="constrained")
     facility_axes, discrimination_axes = figure.subplots(1, 2, sharey=True)
-    facility_axes.barh(rows, shown["facility"], color="tab:blue")
-    facility_axes.set(xlim=(0, 1), xlabel="facility: mean / max", yticks=rows, yticklabels=shown["question"])
+    bars = facility_axes.barh(rows, shown["facility"], color="tab:blue")
+    facility_axes.bar_label(bars, labels=shown["facility"].map("{:.0%}".format), padding=3)
+    facility_axes.set(xlim=(0, 1.15), xticks=[0, 0.25, 0.5, 0.75, 1], xlabel="facility: mean / max", yticks=rows, yticklabels=shown["question"])
     values = shown["discrimination"].astype(float)
-    discrimination_axes.barh(rows, values.fillna(0), color="tab:orange")
-    for row, value in zip(rows, values):
-        if pd.isna(value):
-            discrimination_axes.text(0.03, row, "n/a", va="center")
+    bars = discrimination_axes.barh(rows, values.fillna(0), color="tab:orange")
+    discrimination_axes.bar_label(bars, labels=["n/a" if pd.isna(value) else two_digits(value) for value in values], padding=3)
     discrimination_axes.axvline(0, color="black", linewidth=0.8)
-    discrimination_axes.set(xlim=(-1, 1), xlabel="discrimination: r with the rest of the test")
+    discrimination_axes.set(xlim=(-1.2, 1.2), xticks=[-1, -0.5, 0, 0.5, 1], xlabel="discrimination: r with the rest of the test")
     figure.suptitle(f"Item statistics of {submissions} submission{'s' * (submissions != 1)}")
     return png_bytes(figure)
 
@@ -400,10 +399,15 @@ def readable_statistics(questions: pd.DataFrame) -> pd.DataFrame:
             "max": questions["max_score"].map(points),
             "mean": questions["mean_score"].map(points),
             "facility": questions["facility"].map("{:.0%}".format),
-            "discrimination": [f"n/a: {note}" if note else f"{index:.2f}" for index, note in zip(questions["discrimination"], questions["discrimination_note"])],
+            "discrimination": [f"n/a: {note}" if note else two_digits(index) for index, note in zip(questions["discrimination"], questions["discrimination_note"])],
             "full marks": questions["full_marks"].map("{:.0%}".format),
         }
     )
+
+
+def two_digits(value: float) -> str:
+    """0.1234 -> "0.12", and -0.001 -> "0.00", not "-0.00"."""
+    return f"{round(value, 2) + 0:.2f}"
 
 
 def lost_points_section(questions: pd.DataFrame, reasons: pd.DataFrame, submissions: pd.DataFrame) -> list[str]:
