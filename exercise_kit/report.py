@@ -250,7 +250,7 @@ def markdown_table(table: pd.DataFrame) -> str:
 
 
 def question_statistics(grades: pd.DataFrame, max_scores: dict[str, float]) -> pd.DataFrame:
-    """Per question, the item statistics of Moodle's and Canvas's quiz reports, from the batch's scores.
+    """Per question, the item statistics of Moodle's quiz report (Canvas's item analysis is alike), from the batch's scores.
 
     facility: mean score / max score. discrimination: Pearson's correlation of the question's scores
     with the rest of the test's (the total without this question, so that a question is not
