@@ -15,6 +15,8 @@ whose metadata names the ``exercise-kit-fork`` kernel provisioner (an entry poin
 """
 
 import json
+import multiprocessing.forkserver
+import multiprocessing.resource_tracker
 import os
 import signal
 import socket
@@ -67,7 +69,7 @@ def _serve(connection: socket.socket, confine_hide: list[Path] | None) -> None:
         request = json.loads(line)
         pid = os.fork()
         if pid == 0:
-            connection.close()
+            connection.detach()  # its descriptor is closed with the others (``close`` waits for ``requests``)
             _become_kernel(**request, confine_hide=confine_hide)
         connection.sendall(f"{pid}\n".encode())
     os._exit(0)
@@ -75,6 +77,7 @@ def _serve(connection: socket.socket, confine_hide: list[Path] | None) -> None:
 
 def _become_kernel(connection_file: str, cwd: str, env: dict, confine_hide: list[Path] | None) -> None:
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    _close_inherited_descriptors()
     os.chdir(cwd)
     os.environ.clear()
     os.environ.update({name: value for name, value in env.items() if name in KERNEL_ENVIRONMENT or name.startswith("JPY_")})
@@ -89,6 +92,23 @@ def _become_kernel(connection_file: str, cwd: str, env: dict, confine_hide: list
         IPKernelApp.launch_instance(argv=["-f", connection_file, "--HistoryManager.enabled=False"])
     finally:
         os._exit(0)
+
+
+def _close_inherited_descriptors() -> None:
+    """Keep nothing the grader opened: standard streams from ``/dev/null``, every other descriptor closed.
+
+    A kernel forked from the zygote holds copies of its ancestors' descriptors: the fork server's
+    "alive" pipe (a byte written there stops it), the resource tracker's pipe (its requests run as
+    the grader), the grading child's log (which the grader reads), the zygote's socket. ``confine``
+    opens what it keeps after this. The objects of ``multiprocessing`` that name two of those
+    numbers forget them, so that a library never writes into whatever reuses the number.
+    """
+    null = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(null, fd)
+    os.closerange(3, max(int(fd) for fd in os.listdir("/proc/self/fd")) + 1)
+    multiprocessing.forkserver._forkserver._forkserver_alive_fd = None
+    multiprocessing.resource_tracker._resource_tracker._fd = None
 
 
 class ForkedKernel:

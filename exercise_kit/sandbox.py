@@ -47,6 +47,8 @@ SCAN_SECONDS = 1.0
 MAX_FILES = 10_000  # in the kernel's folder: a notebook needs a handful
 STOP = threading.Event()  # set by the batch grader on Ctrl-C: children are killed at once
 LEFTOVERS = "leftover_processes"  # written by the child: how many it had to kill
+OUTPUT_LIMITED = "output_limited"  # written by the child when the kernel sent too much output
+LOG_TAIL_BYTES = 64 * 1024  # of the grading child's log, read for the reason of a crash
 PROBE = "probe.json"  # the random weights and inputs the child sent to the kernel, for the verdicts
 PR_SET_CHILD_SUBREAPER = 36
 UNSANDBOXED = "unsandboxed"
@@ -326,8 +328,6 @@ def _grade_in_child(folder: str, marker: str, sandboxed: bool) -> None:
     hide = _grading_folders(folder) if sandboxed else None
     zygote = fork_kernel.install(folder / "jupyter", confine_hide=hide)
 
-    from jupyter_client.manager import AsyncKernelManager
-    from nbclient import NotebookClient
     import nbformat
 
     source = folder / "source"
@@ -339,8 +339,8 @@ def _grade_in_child(folder: str, marker: str, sandboxed: bool) -> None:
     notebook = next(work.glob("*.ipynb"))
     (work / ".kernel").mkdir(exist_ok=True)
     # ZeroMQ over Unix sockets in the kernel's own folder: the kernel needs no network at all.
-    km = AsyncKernelManager(kernel_name="python3", transport="ipc", ip=str(work / ".kernel" / "ipc"), connection_file=str(work / ".kernel" / "connection.json"))
-    client = NotebookClient(
+    km = values.BoundedKernelManager(kernel_name="python3", transport="ipc", ip=str(work / ".kernel" / "ipc"), connection_file=str(work / ".kernel" / "connection.json"))
+    client = values.BoundedNotebookClient(
         nbformat.read(notebook, as_version=4),
         km=km,
         allow_errors=True,
@@ -348,7 +348,10 @@ def _grade_in_child(folder: str, marker: str, sandboxed: bool) -> None:
         record_timing=False,
         resources={"metadata": {"path": str(work)}},
     )
-    values.run_notebook(client, requests, gatherer.read_text(), verdicts.load_values(source).MIME_TYPE, folder / "values")
+    try:
+        values.run_notebook(client, requests, gatherer.read_text(), verdicts.load_values(source).MIME_TYPE, folder / "values")
+    except values.OutputLimitExceeded:  # the kernel was shut down; the questions taken before keep their values
+        (folder / OUTPUT_LIMITED).touch()
     descendants = psutil.Process().children(recursive=True)
     # The kernel was killed on shutdown: give it a moment to go; what stays was left by the notebook.
     _, leftovers = psutil.wait_procs([process for process in descendants if process.pid != zygote], timeout=0.5)
@@ -394,6 +397,8 @@ def _status(outcome, folder: Path, limits: Limits) -> str:
         status = f"Memory limit: the grader and its kernel used more than {limits.memory_mb} MB"
     elif outcome == "disk":
         status = f"Disk limit: the notebook wrote more than {limits.disk_mb} MB or {MAX_FILES} files into its folder"
+    elif (folder / OUTPUT_LIMITED).exists():
+        status = f"Output limit: the notebook sent more than {values.MAX_OUTPUT_BYTES // 2**20} MB of output, or {values.MAX_MESSAGE_BYTES // 2**20} MB at once"
     elif outcome != "finished":
         status = f"Crashed: {_last_error(folder / 'grading.log')}"
     else:
@@ -407,9 +412,15 @@ def _status(outcome, folder: Path, limits: Limits) -> str:
 
 
 def _last_error(log_path: Path) -> str:
-    """The last line of the grader's traceback, which names what broke (e.g. the kernel died)."""
+    """The last line of the grader's traceback, which names what broke (e.g. the kernel died).
+
+    Only the grading child and the zygote write the log (a kernel holds none of their
+    descriptors), and only its end is read.
+    """
     try:
-        lines = [line.strip() for line in log_path.read_text(errors="replace").splitlines() if line.strip()]
+        with open(log_path, "rb") as log:
+            log.seek(max(0, log.seek(0, os.SEEK_END) - LOG_TAIL_BYTES))
+            lines = [line.strip() for line in log.read().decode(errors="replace").splitlines() if line.strip()]
     except OSError:
         lines = []
     errors = [line for line in lines if "Error" in line or "Exception" in line]

@@ -8,20 +8,44 @@ the question's request only at that moment. So later cells cannot change a quest
 a question whose check cell never ran (deleted, or never reached) is taken at the end of the
 notebook if the kernel still lives. Each question's values are written to ``out/<question>.json``
 as soon as they are taken, so a submission that later hangs or crashes keeps what it had shown.
+
+What the grader takes from the kernel is bounded before it is held: ZeroMQ refuses any one message
+past ``MAX_MESSAGE_BYTES`` as it arrives, the client keeps at most ``MAX_CELL_OUTPUT_BYTES`` of a
+cell's output and ``MAX_KEPT_OUTPUT_BYTES`` of the notebook's, and grading stops
+(``OutputLimitExceeded``) past ``MAX_OUTPUT_BYTES`` received in all or at a refused message. An
+answer's error messages are cut to a few kilobytes each before they are written.
 """
 
 import ast
+import asyncio
 import json
 import os
+from itertools import islice
 from pathlib import Path
 
 import nbformat
+import zmq
 from IPython.core.inputtransformer2 import TransformerManager
-from jupyter_core.utils import run_sync
+from jupyter_client.manager import AsyncKernelManager
+from jupyter_core.utils import ensure_async, run_sync
 from nbclient import NotebookClient
+from nbclient.exceptions import DeadKernelError
 
 PUBLIC_OUTPUT_CHARS = 2_000  # of what a check cell printed, kept for the student's feedback
 END = "end"  # ``taken_at`` of a question whose check cell never ran
+NO_ANSWER = "The notebook's kernel did not answer the grader's request for its values."
+MAX_MESSAGE_BYTES = 16 * 2**20  # any one message from the kernel (a figure is far smaller)
+MAX_CELL_OUTPUT_BYTES = 4 * 2**20  # kept of one cell's output (a values answer is under 1 MB)
+MAX_KEPT_OUTPUT_BYTES = 16 * 2**20  # kept of the notebook's cells' output together
+MAX_OUTPUT_BYTES = 50 * 2**20  # received from the kernel in all; past it, grading stops
+TRUNCATED = "\n[output truncated]\n"
+MAX_ERRORS, MAX_ERROR_NAME_CHARS, MAX_ERROR_CHARS = 20, 100, 2_000  # of an answer (a request names a few values)
+# What the grader does with the kernel's messages: nothing else is stored (widgets' comms, display updates).
+OUTPUT_MESSAGES = {"status", "execute_input", "stream", "display_data", "execute_result", "error", "clear_output"}
+
+
+class OutputLimitExceeded(Exception):
+    """The kernel sent more than ``MAX_OUTPUT_BYTES``, or a message past ``MAX_MESSAGE_BYTES``: grading stopped."""
 
 
 def is_export_cell(cell) -> bool:
@@ -90,12 +114,113 @@ def take(client: NotebookClient, question: str, request: dict, gatherer: str, mi
     call = f"{gatherer}\nimport json\nreport(json.loads({json.dumps(request)!r}), USER_NS)\n"
     cell = nbformat.v4.new_code_cell(f"exec({call!r}, {{'__name__': 'exercise_kit_values', 'USER_NS': globals()}})")
     client.execute_cell(cell, -1, store_history=False)
-    answer = {"values": {}, "errors": {"*": "The notebook's kernel did not answer the grader's request for its values."}}
+    answer = {"values": {}, "errors": {"*": NO_ANSWER}}
     for output in cell.outputs:
         data = output.get("data", {}) if output.get("output_type") == "display_data" else {}
         if isinstance(data.get(mime_type), dict):
             answer = data[mime_type]
-    write_json(out / f"{question}.json", {**answer, "taken_at": taken_at, "public": public[:PUBLIC_OUTPUT_CHARS]})
+    values, errors = (answer.get(key) if isinstance(answer.get(key), dict) else {} for key in ("values", "errors"))
+    write_json(out / f"{question}.json", {"values": values, "errors": bounded_errors(errors), "taken_at": taken_at, "public": public[:PUBLIC_OUTPUT_CHARS]})
+
+
+def bounded_errors(errors: dict) -> dict[str, str]:
+    """The kernel's error messages as the record may hold them: a few, each cut to a few kilobytes."""
+    return {str(name)[:MAX_ERROR_NAME_CHARS]: str(text)[:MAX_ERROR_CHARS] for name, text in islice(errors.items(), MAX_ERRORS)}
+
+
+class BoundedKernelManager(AsyncKernelManager):
+    """A kernel manager whose sockets, its clients' too, refuse any message past ``MAX_MESSAGE_BYTES``.
+
+    ZeroMQ refuses such a message when its size arrives: it is never read into memory. Set on the
+    context before any socket is made, it holds for every socket made from it.
+    """
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.context.setsockopt(zmq.MAXMSGSIZE, MAX_MESSAGE_BYTES)
+
+    def client(self, **kwargs):
+        return super().client(context=self.context, **kwargs)
+
+
+class BoundedNotebookClient(NotebookClient):
+    """nbclient's client, holding a bounded part of what the kernel sends.
+
+    Every message of a cell counts towards ``MAX_OUTPUT_BYTES``; past it the cell ends at once,
+    the kernel is shut down and ``execute_cell`` raises ``OutputLimitExceeded``. ZeroMQ refuses a
+    message past ``MAX_MESSAGE_BYTES`` by closing the connection it came on, which never comes
+    back: while the kernel lives, that too is the output limit. Of a cell's outputs, those that
+    fit in ``MAX_CELL_OUTPUT_BYTES`` (and, for the notebook's cells, in ``MAX_KEPT_OUTPUT_BYTES``
+    with the others') are kept, the rest replaced by one note.
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.received = self.kept = self.kept_in_cell = self.size = 0
+        self.truncated = self.refused = False
+
+    async def async_start_new_kernel_client(self):
+        kc = await super().async_start_new_kernel_client()
+        for channel in (kc.shell_channel, kc.iopub_channel):
+            asyncio.ensure_future(self._watch(channel.socket.get_monitor_socket(zmq.EVENT_DISCONNECTED)))
+        return kc
+
+    start_new_kernel_client = run_sync(async_start_new_kernel_client)
+
+    async def _watch(self, monitor):
+        await monitor.recv_multipart()
+        await asyncio.sleep(1)  # a kernel that died (closing its connections) is gone by then
+        if await ensure_async(self.km.is_alive()):
+            self.refused = True
+            if self.task_poll_for_reply is not None:
+                self.task_poll_for_reply.cancel()
+
+    def over_limit(self) -> bool:
+        return self.refused or self.received > MAX_OUTPUT_BYTES
+
+    async def async_execute_cell(self, cell, cell_index, *args, **kwargs):
+        self.kept_in_cell, self.truncated = 0, False
+        try:
+            if not self.over_limit():
+                cell = await super().async_execute_cell(cell, cell_index, *args, **kwargs)
+        except DeadKernelError:  # what nbclient raises when the cell's wait is cancelled
+            if not self.over_limit():
+                raise
+        if self.over_limit():
+            await ensure_async(self.km.shutdown_kernel(now=True))
+            raise OutputLimitExceeded()
+        return cell
+
+    execute_cell = run_sync(async_execute_cell)
+
+    def process_message(self, msg, cell, cell_index):
+        self.size = message_bytes(msg)
+        self.received += self.size
+        if self.over_limit():
+            self.task_poll_for_reply.cancel()
+            return None
+        if msg["msg_type"] not in OUTPUT_MESSAGES:
+            return None
+        msg["content"].pop("transient", None)  # no display ids: outputs are never updated in place
+        return super().process_message(msg, cell, cell_index)
+
+    def output(self, outs, msg, display_id, cell_index):
+        room = MAX_CELL_OUTPUT_BYTES - self.kept_in_cell
+        if cell_index >= 0:  # the grader's own cells (values requests) are not the notebook's
+            room = min(room, MAX_KEPT_OUTPUT_BYTES - self.kept)
+        if self.size > room:  # the size of ``msg``, from ``process_message``
+            if not self.truncated:
+                self.truncated = True
+                outs.append(nbformat.v4.new_output("stream", name="stdout", text=TRUNCATED))
+            return None
+        self.kept_in_cell += self.size
+        self.kept += self.size if cell_index >= 0 else 0
+        return super().output(outs, msg, display_id, cell_index)
+
+
+def message_bytes(msg) -> int:
+    """About what a kernel message takes: its content as JSON and its binary buffers."""
+    return len(json.dumps(msg["content"], default=str)) + sum(len(buffer) for buffer in msg.get("buffers") or [])
 
 
 def text_of(outputs) -> str:

@@ -22,12 +22,12 @@ import psutil
 import pytest
 
 from container import seccomp_filter
-from corpus import attacks, limits, references, variants
+from corpus import attacks, grader_reach, limits, references, variants
 from exercise_kit import gradescope
 from exercise_kit.grade import grade_folder
 from exercise_kit.paths import ROOT
 
-CORPUS = variants.CORPUS + attacks.ATTACKS + references.ATTACKS + limits.ATTACKS
+CORPUS = variants.CORPUS + attacks.ATTACKS + references.ATTACKS + limits.ATTACKS + grader_reach.ATTACKS
 
 # A normal submission takes 10 to 20 s; the endless loop costs this much of one worker.
 TIMEOUT_SECONDS = 120
@@ -159,7 +159,7 @@ def quoted_statuses():
         if len(cells) == 5 and cells[0].startswith("`"):
             name = names[cells[0].split("`")[1]]
             for quoted in re.findall(r"`([^`]+)`", cells[3]):
-                if re.match(r"(Completed|Crashed|Timeout|Memory limit|Disk limit|Invalid submission)\b", quoted):
+                if re.match(r"(Completed|Crashed|Timeout|Memory limit|Disk limit|Output limit|Invalid submission)\b", quoted):
                     pattern = re.escape(quoted).replace("…", ".*").replace(r"\.\.\.", ".*").replace(r"\ N\ ", r"\ \d+\ ")
                     cases.append(pytest.param(name, pattern, id=name))
     return cases
