@@ -397,7 +397,7 @@ def readable_statistics(questions: pd.DataFrame) -> pd.DataFrame:
         {
             "question": questions["question"],
             "max": questions["max_score"].map(points),
-            "mean": questions["mean_score"].map(points),
+            "mean": questions["mean_score"].map(lambda mean: points(round(mean, 2))),
             "facility": questions["facility"].map("{:.0%}".format),
             "discrimination": [f"n/a: {note}" if note else two_digits(index) for index, note in zip(questions["discrimination"], questions["discrimination_note"])],
             "full marks": questions["full_marks"].map("{:.0%}".format),
