@@ -71,7 +71,7 @@ def students(grades_csv: Path, roster_csv: Path, *, assignment: str, manual: Pat
         file, total = found.files[row], found.totals[row]
         feedback = folder / file / FEEDBACK if file else None
         if found.reasons[row]:
-            student.skipped = found.reasons[row]
+            student.skipped = "; ".join(problem for problem in found.problems if file and problem.startswith(file)) or found.reasons[row]
         elif not feedback.is_file():
             student.skipped = f"{file} has no {FEEDBACK} in {folder}"
         else:

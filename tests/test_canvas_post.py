@@ -78,7 +78,7 @@ def test_each_student_gets_their_total_and_feedback_as_one_comment(graded, canva
     assert outcome["posted"] == ["Dijkstra, Edsger (1004)", "Hopper, Grace (1003)", "Lovelace, Ada (1001)", "Turing, Alan (1002)"]
     assert outcome["skipped"] == ["Knuth, Donald (1006)", "Liskov, Barbara (1005)"]
     assert "Knuth, Donald (1006): skipped, no submission" in lines
-    assert "Liskov, Barbara (1005): skipped, liskovbarbara_1005_50005_answers.txt has no total" in lines
+    assert "Liskov, Barbara (1005): skipped, liskovbarbara_1005_50005_answers.txt: the q7_explanation score in q7_scores.csv is empty" in lines
 
     grace = canvas.comments(GRACE)
     assert len(grace) == 1 and grace[0]["attempt"] == 2, "on her current attempt (canvasapi #631)"
