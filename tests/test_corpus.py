@@ -13,21 +13,23 @@ must be the batch grader's: a score means the same thing in both places.
 
 import hashlib
 import json
+import os
 import re
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import suppress
 from pathlib import Path
 
 import psutil
 import pytest
 
 from container import seccomp_filter
-from corpus import attacks, grader_reach, limits, references, variants
+from corpus import attacks, grader_reach, limits, mistakes, references, variants
 from exercise_kit import gradescope
 from exercise_kit.grade import grade_folder
 from exercise_kit.paths import ROOT
 
-CORPUS = variants.CORPUS + attacks.ATTACKS + references.ATTACKS + limits.ATTACKS + grader_reach.ATTACKS
+CORPUS = variants.CORPUS + mistakes.MISTAKES + attacks.ATTACKS + references.ATTACKS + limits.ATTACKS + grader_reach.ATTACKS
 
 # A normal submission takes 10 to 20 s; the endless loop costs this much of one worker.
 TIMEOUT_SECONDS = 120
@@ -105,6 +107,15 @@ def test_grading_status(corpus_grades, submission):
     assert re.search(submission.status, status), f"{submission.name}: {status!r} does not match {submission.status!r}"
 
 
+@pytest.mark.parametrize("submission", [s for s in CORPUS if s.feedback], ids=lambda submission: submission.name)
+def test_the_reason_of_a_lost_question_names_the_mistake(corpus_batch, submission):
+    """What the student reads for each question the mistake costs (its results.json output)."""
+    results = json.loads((corpus_batch[1] / "graded" / "submissions" / submission.name / "results.json").read_text())
+    reasons = {test["name"]: test["output"] for test in results["tests"]}
+    for question, expected in submission.feedback.items():
+        assert expected in reasons[question], f"{question}: {reasons[question]!r}"
+
+
 def test_points_possible_are_the_assignments(corpus_grades):
     row = corpus_grades.loc["points-per-question"]
     assert {question: row[question] for question in variants.POINTS} == variants.POINTS
@@ -134,11 +145,15 @@ def test_no_process_left_running(corpus_batch):
 
 
 def test_no_process_of_a_kernel_outlives_grading(corpus_batch, corpus_gradescope):
-    """The survivor (an empty environment, a pid of its own every millisecond) is gone after both
-    graders: its pids are looked for over a second, in case one scan misses it between hops."""
-    seen, deadline = set(), time.monotonic() + 1
+    """The survivor (an empty environment, a new pid every millisecond) is gone after both
+    graders: its pids are looked for over two seconds, by reading each command line at once (a
+    slower scan misses it between hops)."""
+    seen, deadline = set(), time.monotonic() + 2
     while time.monotonic() < deadline:
-        seen |= {process.pid for process in psutil.process_iter(["cmdline"]) if limits.SURVIVOR in (process.info["cmdline"] or [])}
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            with suppress(OSError), open(f"/proc/{pid}/cmdline", "rb") as cmdline:
+                if limits.SURVIVOR.encode() in cmdline.read():
+                    seen.add(pid)
     assert not seen
 
 

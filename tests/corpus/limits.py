@@ -15,10 +15,12 @@ SURVIVOR = "exercise-kit-survivor-31339"  # in the survivor's command line: how 
 # ---------------------------------------------------------------------------------------------
 # A process that outlives the grading (solution, after its last check: must keep full marks, and
 # no process of it may be left when the batch ends: tests/test_corpus.py looks for SURVIVOR). It
-# leaves its session, runs Python with an empty environment (no grading marker), becomes a
-# subreaper and keeps a child that moves to a new pid every millisecond; it ends by itself after
-# 10 minutes, should the grader ever let it out. Before: it survived the grade command, as the
-# kernel's uid, and the status said "1 process ... killed".
+# leaves its session, runs Python with an empty environment (no grading marker), leaves the
+# kernel's tree (which ipykernel kills on shutdown), becomes a subreaper and keeps a child that
+# moves to a new pid every millisecond, waiting out the process cap when the grader holds its
+# zombies; it ends by itself after 10 minutes, should the grader ever let it out. Before: it
+# outlived the grade command as the kernel's uid, the status saying "1 process was left running
+# by the notebook and killed" (measured).
 
 OUTLIVE = r'''
 import subprocess
@@ -26,6 +28,8 @@ import subprocess
 SURVIVOR = """
 import contextlib, ctypes, os, sys, time
 
+if os.fork():
+    os._exit(0)  # what it leaves is no longer the kernel's descendant, which the kernel kills on shutdown
 deadline = time.time() + 600
 ctypes.CDLL(None).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER: orphans below come back here
 if os.fork():
@@ -35,8 +39,11 @@ if os.fork():
     sys.exit()
 while time.time() < deadline:
     time.sleep(0.001)
-    if os.fork():
-        os._exit(0)
+    try:
+        if os.fork():
+            os._exit(0)
+    except BlockingIOError:
+        pass  # the process cap: its zombies wait for a parent that reaps them
 """
 
 
