@@ -50,6 +50,8 @@ def _weights(ns, inputs):
 
 def _gates(ns, cell, x):
     gates = ns["lstm_gates"](cell, np.asarray(x, np.float32))
+    if not isinstance(gates, dict):
+        raise TypeError(f"lstm_gates returned {type(gates).__name__}, not a dict of six arrays")
     return {name: np.asarray(gates[name], np.float64) for name in GATE_NAMES}
 
 

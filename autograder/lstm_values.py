@@ -2,7 +2,7 @@
 
 The grader sends this file's source into the kernel when a question's ``grader.check`` cell has
 run, with a request naming the values that question needs and, only then, the random weights and
-inputs to call the student's functions on. ``report`` answers with one display message of plain
+inputs those values are computed from (nothing that another question uses). ``report`` answers with one display message of plain
 arrays (float64 bytes, hex) and strings. This file holds no reference maths and no expected
 answer: whatever student code patches in its kernel, it can only change the values its own code
 returns, and every value is checked outside the kernel (``lstm_checks.py``).
@@ -24,40 +24,49 @@ class _Namespace(dict):
         raise NameError(f"'{name}' is not defined in the notebook")
 
 
-def _keras_model(weights):
+def _keras_cell(weights, prefix=""):
+    """A one-unit Keras LSTMCell with the weights ``prefix + kernel``, ... of ``weights``."""
     import keras
 
     cell = keras.layers.LSTMCell(1)
     cell.build((None, 1))
-    cell.set_weights([np.asarray(weights[name], np.float32) for name in WEIGHT_NAMES[:3]])
+    cell.set_weights([np.asarray(weights[prefix + name], np.float32) for name in WEIGHT_NAMES[:3]])
+    return cell
+
+
+def _keras_model(weights):
+    import keras
+
     output_layer = keras.layers.Dense(1, activation="sigmoid")
     output_layer.build((None, 1))
     output_layer.set_weights([np.asarray(weights[name], np.float32) for name in WEIGHT_NAMES[3:]])
-    return cell, output_layer
+    return _keras_cell(weights), output_layer
 
 
-def _weights(ns, request):
+def _weights(ns, inputs):
     values = [np.asarray(w, np.float64) for w in ns["cell"].get_weights() + ns["output_layer"].get_weights()]
     return dict(zip(WEIGHT_NAMES, values))
 
 
 def _gates(ns, cell, x):
     gates = ns["lstm_gates"](cell, np.asarray(x, np.float32))
+    if not isinstance(gates, dict):
+        raise TypeError(f"lstm_gates returned {type(gates).__name__}, not a dict of six arrays")
     return {name: np.asarray(gates[name], np.float64) for name in GATE_NAMES}
 
 
-def _forward_probe(ns, request):
-    cell, output_layer = _keras_model(request["probe"])
-    return np.asarray(ns["forward"](cell, output_layer, np.asarray(request["probe"]["x"], np.float32)), np.float64)
+def _forward_probe(ns, inputs):
+    cell, output_layer = _keras_model(inputs)
+    return np.asarray(ns["forward"](cell, output_layer, np.asarray(inputs["x"], np.float32)), np.float64)
 
 
-def _loss_probe(ns, request):
-    probe = request["probe"]
-    return np.asarray(ns["mse_loss"](np.float32(probe["y_true"]), np.float32(probe["y_pred"])), np.float64)
+def _loss_probe(ns, inputs):
+    return np.asarray(ns["mse_loss"](np.float32(inputs["y_true"]), np.float32(inputs["y_pred"])), np.float64)
 
 
-def _training_curve(ns, request):
-    """The student's ``train`` run from the fixed initial weights for a few epochs, its losses.
+def _training_curve(ns, inputs):
+    """The student's ``train`` run from the request's initial weights on its data for a few epochs,
+    its losses.
 
     The weights of ``cell`` and ``output_layer`` and the optimizer's state are put back as they
     were afterwards, so the notebook's later cells see the model the student trained.
@@ -67,12 +76,12 @@ def _training_curve(ns, request):
     cell, output_layer, optimizer = ns["cell"], ns["output_layer"], ns["optimizer"]
     saved = (cell.get_weights(), output_layer.get_weights(), [v.numpy() for v in optimizer.variables])
     try:
-        _set_model(cell, output_layer, request["initial_weights"])
+        _set_model(cell, output_layer, {name: inputs[f"train_{name}"] for name in WEIGHT_NAMES})
         for variable in optimizer.variables:  # the step count and the RMS of the gradients
             if variable is not optimizer.learning_rate:
                 variable.assign(np.zeros(variable.shape, variable.dtype))
-        epochs = request["training_epochs"]
-        X, Y = (tf.constant(np.asarray(ns[name], np.float32)) for name in ("X", "Y"))
+        epochs = inputs["training_epochs"]
+        X, Y = (tf.constant(np.asarray(inputs[name], np.float32)) for name in ("train_x", "train_y"))
         _, losses = ns["train"](X, Y, tf.constant(epochs))
         return np.asarray(losses, np.float64)[:epochs]
     finally:
@@ -87,16 +96,17 @@ def _set_model(cell, output_layer, weights):
     output_layer.set_weights([np.asarray(weights[name], np.float32) for name in WEIGHT_NAMES[3:]])
 
 
+# value -> how the student's code computes it, from the notebook's globals and the request's inputs
 GATHERERS = {
-    "X": lambda ns, request: np.asarray(ns["X"], np.float64),
-    "Y": lambda ns, request: np.asarray(ns["Y"], np.float64),
+    "X": lambda ns, inputs: np.asarray(ns["X"], np.float64),
+    "Y": lambda ns, inputs: np.asarray(ns["Y"], np.float64),
     "weights": _weights,
-    "predictions": lambda ns, request: np.asarray(ns["predictions"], np.float64),
+    "predictions": lambda ns, inputs: np.asarray(ns["predictions"], np.float64),
     "forward_probe": _forward_probe,
     "loss_probe": _loss_probe,
     "training_curve": _training_curve,
-    "gates_trained": lambda ns, request: _gates(ns, ns["cell"], request["probe"]["x_binary"]),
-    "gates_probe": lambda ns, request: _gates(ns, _keras_model(request["probe"])[0], request["probe"]["x"]),
+    "gates_probe": lambda ns, inputs: _gates(ns, _keras_cell(inputs), inputs["x"]),
+    "gates_binary": lambda ns, inputs: _gates(ns, _keras_cell(inputs, "binary_"), inputs["x_binary"]),
 }
 ANSWER_PREFIX = "answer_"  # answers are read as text: answer_forget_gate, ...
 
@@ -109,7 +119,7 @@ def gather(request, namespace):
             if name.startswith(ANSWER_PREFIX):
                 values[name] = str(namespace[name])[:MAX_TEXT]
             else:
-                values[name] = GATHERERS[name](namespace, request)
+                values[name] = GATHERERS[name](namespace, request["inputs"])
         except Exception as error:  # a student's function may raise anything
             errors[name] = f"{type(error).__name__}: {error}"[:MAX_TEXT]
     return values, errors

@@ -75,16 +75,20 @@ def ok_test_spec(path: Path) -> dict:
 def question_verdicts(taken: dict | None, check_names, checks, values_module, probe, pinned: dict | None = None) -> dict[str, str | None]:
     """{check: None if it passes, else its one-sentence message} for one question's answer.
 
-    Only the values this question's request named are read from its answer. ``pinned``: the values
-    taken once for the whole notebook (``checks.TAKEN_ONCE``), {name: (value or None, error or None)}
-    as the first question that took them had them; they replace whatever this answer holds.
+    Only the values this question's request named are read from its answer. ``pinned``: values as
+    the first question that asked for them got them, {name: (value or None, error or None)}: those
+    taken once for the whole notebook (``checks.TAKEN_ONCE``) replace whatever this answer holds;
+    those a check reads from another question (``checks.SHARED``) are added.
     """
     if taken is None:
         return dict.fromkeys(check_names, NOT_TAKEN)
     wanted = checks.request(check_names, probe)["values"]
     raw, errors = _requested(taken, wanted)
+    shared = {name for check in check_names for name in checks.SHARED.get(check, ())}
     for name, (value, error) in (pinned or {}).items():
-        if name in wanted:
+        if name in shared and name not in wanted and value is not None:
+            raw[name] = value
+        elif name in wanted and name in checks.TAKEN_ONCE:
             raw.pop(name, None)
             errors.pop(name, None)
             if value is None:
@@ -110,15 +114,17 @@ def _requested(taken: dict, wanted) -> tuple[dict, dict]:
 
 
 def pinned_values(taken: dict[str, dict], questions: dict, checks, probe) -> dict:
-    """The values taken once (``checks.TAKEN_ONCE``), from the first question, in the order they
-    were taken, whose request named them: {name: (encoded value or None, error or None)}."""
+    """The values taken once (``checks.TAKEN_ONCE``) or read by other questions (``checks.SHARED``),
+    from the first question, in the order they were taken, whose request named them:
+    {name: (encoded value or None, error or None)}."""
     pinned = {}
     for question, answer in sorted(taken.items(), key=lambda item: _taken_order(item[1])):
         if question not in questions:
             continue
         wanted = checks.request([name for name, _ in questions[question]], probe)["values"]
         raw, errors = _requested(answer, wanted)
-        for name in set(checks.TAKEN_ONCE) & set(wanted) - pinned.keys():
+        kept = {*checks.TAKEN_ONCE, *(name for names in checks.SHARED.values() for name in names)}
+        for name in kept & set(wanted) - pinned.keys():
             pinned[name] = (raw.get(name), None if name in raw else errors.get(name, "it was not found"))
     return pinned
 

@@ -12,6 +12,9 @@ weights and inputs drawn for each submission, so only code that computes the rig
 Otter alone (``otter run``, Gradescope's Otter image).
 """
 
+import itertools
+import re
+
 import numpy as np
 
 SEQUENCES = 5  # one sequence per phase of the period
@@ -36,21 +39,27 @@ EXPECTED_ANSWERS = {
     "answer_cell_candidate": "A",
     "answer_counting": "A",
 }
+MAX_REASON = 200  # characters of an exception's first line in a message
 LOSS_THRESHOLD = 1e-5
 # float32 training vs this float64 recomputation differ by far less than this
 LOSS_TOLERANCE = 1.01
 PREDICTION_MARGIN = 0.1  # "next is 1" above 0.9, the others below 0.1
 ATOL = 1e-4  # float32 model vs float64 reference
 KERNEL_PROBE_SEED = 20240603
-# The probe of the student's train, from initial weights drawn near INITIAL_WEIGHTS for each
-# submission (so a train that replays a recorded curve fails). Over its first 100 epochs, float32
-# TensorFlow (graph or eager, oneDNN on or off) and this float64 reference differ by at most 3.2e-7
-# (relative); from about epoch 105 on, RMSprop's normalised steps amplify rounding and they drift
-# apart by 2e-3 and more. Every wrong training measured (a learning rate 10% off, another optimizer
-# or loss, gradients not applied, a layer not trained) is at least 1.8e-2 away within 40 epochs:
-# benchmarks/training_probe.py prints the figures.
+# The probe of the student's train, from initial weights drawn near INITIAL_WEIGHTS and on 0/1 data
+# drawn for each submission (so a train that replays a recorded curve fails, and the reference never
+# depends on the kernel). Over 60 epochs on 20 drawn probes, float32 TensorFlow and this float64
+# reference differ by at most 5e-6 (relative); past about 80 epochs, RMSprop's normalised steps
+# amplify rounding and they drift apart. Every wrong training measured (a learning rate 10% off,
+# another optimizer or loss, gradients not applied, a layer not trained) is at least 3.8e-3 away
+# within 60 epochs: benchmarks/training_probe.py prints the figures.
 TRAINING_EPOCHS = 60
 TRAINING_START_SPREAD = 0.1  # standard deviation of the probe's initial weights around INITIAL_WEIGHTS
+MIN_TRAINING_DROP = 0.1  # the training probe's reference loss falls by at least this share over its epochs
+# On some 0/1 data, float32 rounding sends RMSprop's normalised steps elsewhere within 60 epochs: a
+# probe is drawn again until the same steps in float32 stay this close to the float64 reference.
+TRAINING_STABILITY_RTOL = 1e-5
+GATE_PROBE_SCALE = 3.0  # standard deviation of the weights of the gate probe on 0/1 inputs
 TRAINING_CURVE_RTOL = 1e-4  # relative, on every epoch's loss
 # Every student starts from these weights (the notebook's INITIAL_WEIGHTS cell; a test compares them).
 INITIAL_WEIGHTS = {
@@ -80,21 +89,26 @@ def _sigmoid(z):
     return 1.0 / (1.0 + np.exp(-z))
 
 
-def lstm_trace(kernel, recurrent_kernel, bias, x):
-    """Every gate and state of a Keras LSTMCell (gate order i, f, c, o) at every step, float64."""
-    kernel, recurrent_kernel, bias = (np.asarray(a, np.float64) for a in (kernel, recurrent_kernel, bias))
-    x = np.asarray(x, np.float64)
+def lstm_trace(kernel, recurrent_kernel, bias, x, dtype=np.float64, *, order="ifco", recurrent=True, candidate=np.tanh, carry=True, squash_cell=True):
+    """Every gate and state of a Keras LSTMCell (gate order i, f, c, o) at every step, float64.
+
+    The keywords make the common mistakes, for the feedback: ``order`` the gate each column block
+    is read as ("icfo" is TF1's i, j, f, o), ``recurrent`` False leaves U·h out, ``candidate`` the
+    candidate's activation, ``carry`` False forgets the cell state, ``squash_cell`` False makes h = o·c.
+    """
+    kernel, recurrent_kernel, bias = (np.asarray(a, dtype) for a in (kernel, recurrent_kernel, bias))
+    x = np.asarray(x, dtype)
     batch, steps, _ = x.shape
     units = recurrent_kernel.shape[0]
-    h = np.zeros((batch, units))
-    c = np.zeros((batch, units))
-    trace = {name: np.zeros((batch, steps)) for name in GATE_NAMES}
+    h = np.zeros((batch, units), dtype)
+    c = np.zeros((batch, units), dtype)
+    trace = {name: np.zeros((batch, steps), dtype) for name in GATE_NAMES}
     for t in range(steps):
-        z = x[:, t, :] @ kernel + h @ recurrent_kernel + bias
-        i, f, g, o = (z[:, k * units : (k + 1) * units] for k in range(4))
-        i, f, g, o = _sigmoid(i), _sigmoid(f), np.tanh(g), _sigmoid(o)
-        c = f * c + i * g
-        h = o * np.tanh(c)
+        z = x[:, t, :] @ kernel + (h @ recurrent_kernel if recurrent else 0) + bias
+        block = {gate: z[:, k * units : (k + 1) * units] for k, gate in enumerate(order)}
+        i, f, g, o = _sigmoid(block["i"]), _sigmoid(block["f"]), candidate(block["c"]), _sigmoid(block["o"])
+        c = (f * c if carry else 0) + i * g
+        h = o * (np.tanh(c) if squash_cell else c)
         for name, value in zip(GATE_NAMES, (i, f, g, o, c, h)):
             trace[name][:, t] = value[:, 0]
     return trace
@@ -113,23 +127,30 @@ RMSPROP_RHO = 0.9  # Keras 3 RMSprop defaults
 RMSPROP_EPSILON = 1e-7
 
 
-def loss_and_gradients(weights, X, Y):
-    """The MSE loss and its gradient for every weight, by backpropagation through time."""
-    w = {name: np.asarray(weights[name], np.float64) for name in WEIGHT_NAMES}
-    X, Y = np.asarray(X, np.float64), np.asarray(Y, np.float64)
-    batch, steps, _ = X.shape
-    trace = lstm_trace(w["kernel"], w["recurrent_kernel"], w["bias"], X)
-    i, f, g, o, c, h = (trace[name] for name in ("input", "forget", "candidate", "output", "cell", "hidden"))
-    c_before = np.hstack([np.zeros((batch, 1)), c[:, :-1]])  # c_{t-1}, with c_0 = 0
-    h_before = np.hstack([np.zeros((batch, 1)), h[:, :-1]])
-    p = _sigmoid(h[:, -1:] @ w["dense_kernel"] + w["dense_bias"])
-    loss = float(np.mean((p - Y) ** 2))
+# A loss: (kind, scale), ``scale`` times the mean over the errors e of ``kind``: e² or |e|, and its derivative.
+MSE = ("squared", 1.0)
+ERROR_TERMS = {"squared": (np.square, lambda e: 2 * e), "absolute": (np.abs, np.sign)}
 
-    dz_out = 2 * (p - Y) / Y.size * p * (1 - p)  # through the mean and the output sigmoid
+
+def loss_and_gradients(weights, X, Y, dtype=np.float64, loss=MSE):
+    """The loss (the MSE unless ``loss`` says otherwise) and its gradient for every weight, by
+    backpropagation through time."""
+    w = {name: np.asarray(weights[name], dtype) for name in WEIGHT_NAMES}
+    X, Y = np.asarray(X, dtype), np.asarray(Y, dtype)
+    batch, steps, _ = X.shape
+    trace = lstm_trace(w["kernel"], w["recurrent_kernel"], w["bias"], X, dtype)
+    i, f, g, o, c, h = (trace[name] for name in ("input", "forget", "candidate", "output", "cell", "hidden"))
+    c_before = np.hstack([np.zeros((batch, 1), dtype), c[:, :-1]])  # c_{t-1}, with c_0 = 0
+    h_before = np.hstack([np.zeros((batch, 1), dtype), h[:, :-1]])
+    p = _sigmoid(h[:, -1:] @ w["dense_kernel"] + w["dense_bias"])
+    (term, derivative), scale = ERROR_TERMS[loss[0]], loss[1]
+    value = scale * float(np.mean(term(p - Y)))
+
+    dz_out = scale * derivative(p - Y) / Y.size * p * (1 - p)  # through the mean and the output sigmoid
     grads = {"dense_kernel": h[:, -1:].T @ dz_out, "dense_bias": dz_out.sum(axis=0)}
     grads.update({name: np.zeros_like(w[name]) for name in WEIGHT_NAMES[:3]})
     dh = dz_out @ w["dense_kernel"].T  # (batch, 1)
-    dc = np.zeros((batch, 1))
+    dc = np.zeros((batch, 1), dtype)
     for t in reversed(range(steps)):
         col = lambda a: a[:, t : t + 1]  # noqa: E731 - one step, as a column
         tanh_c = np.tanh(col(c))
@@ -145,21 +166,23 @@ def loss_and_gradients(weights, X, Y):
         grads["bias"] += dz.sum(axis=0)
         dh = dz @ w["recurrent_kernel"].T
         dc = dc * col(f)
-    return loss, grads
+    return value, grads
 
 
-def rmsprop_losses(initial_weights, X, Y, epochs):
+def rmsprop_losses(initial_weights, X, Y, epochs, dtype=np.float64, loss=MSE):
     """The loss before each of ``epochs`` Keras 3 RMSprop steps (rho 0.9, epsilon 1e-7, no momentum).
 
     Keras' update: velocity = rho * velocity + (1 - rho) * g**2, then
     w -= lr * g / sqrt(velocity + epsilon) (epsilon inside the root). The start is the float32
-    model that the student's cell holds, so both curves leave from the same point.
+    model that the student's cell holds, so both curves leave from the same point. ``dtype``: the
+    precision of the arithmetic (float32 shows whether a start is sensitive to rounding). ``loss``:
+    the loss trained on (a student's ``mse_loss`` may be another, which Q2 scores).
     """
-    w = {name: np.asarray(initial_weights[name], np.float32).astype(np.float64) for name in WEIGHT_NAMES}
+    w = {name: np.asarray(initial_weights[name], np.float32).astype(dtype) for name in WEIGHT_NAMES}
     velocity = {name: np.zeros_like(w[name]) for name in WEIGHT_NAMES}
     losses = np.zeros(epochs)
     for epoch in range(epochs):
-        losses[epoch], grads = loss_and_gradients(w, X, Y)
+        losses[epoch], grads = loss_and_gradients(w, X, Y, dtype, loss)
         for name in WEIGHT_NAMES:
             velocity[name] = RMSPROP_RHO * velocity[name] + (1 - RMSPROP_RHO) * grads[name] ** 2
             w[name] = w[name] - LEARNING_RATE * grads[name] / np.sqrt(velocity[name] + RMSPROP_EPSILON)
@@ -182,7 +205,7 @@ def training_curve_matches(student_losses, reference_losses, rtol=TRAINING_CURVE
                 "it should run max_epochs epochs and return the loss of each one.")
     if not np.all(np.isfinite(got)):
         return "The losses that train returns contain NaN or infinite values."
-    if any(np.all(np.abs(got - ref) <= rtol * ref) for ref in (expected[:-1], expected[1:])):
+    if any(_close(got, ref, 0.0, rtol) for ref in (expected[:-1], expected[1:])):
         return None
     if all(abs(got[0] - ref) > rtol * ref for ref in expected[:2]):
         return ("The first loss that train returns is not the mean squared error of the model: "
@@ -195,25 +218,38 @@ def training_curve_matches(student_losses, reference_losses, rtol=TRAINING_CURVE
 def random_probe(rng):
     """Fresh weights and inputs the student's functions never saw, so a hard-coded table fails.
 
-    Inputs have the exercise's 10 steps, as the notebook says; ``x_binary`` are 0/1 sequences other
-    than the exercise's, for ``lstm_gates`` on the trained cell (the exercise's own X is Q1's answer,
-    so the grader never sends it).
+    Inputs have the exercise's 10 steps, as the notebook says. ``binary_*`` are a second cell, with
+    weights as large as a trained cell's (its gates saturate), for ``lstm_gates`` on 0/1 sequences
+    other than the exercise's (X is Q1's answer, so the grader never sends it). ``train_*`` are the
+    start and the data of the training probe: 0/1 sequences and targets drawn here, so that its
+    reference never depends on what the kernel holds; drawn again until RMSprop's reference curve
+    moves, so that a curve that does not move cannot pass for it.
     """
-    return {
+    probe = {
         "kernel": rng.normal(0, 1, (1, 4)),
         "recurrent_kernel": rng.normal(0, 1, (1, 4)),
         "bias": rng.normal(0, 1, (4,)),
         "dense_kernel": rng.normal(0, 1, (1, 1)),
         "dense_bias": rng.normal(0, 1, (1,)),
         "x": rng.uniform(-1, 1, (3, STEPS, 1)),
+        "binary_kernel": rng.normal(0, GATE_PROBE_SCALE, (1, 4)),
+        "binary_recurrent_kernel": rng.normal(0, GATE_PROBE_SCALE, (1, 4)),
+        "binary_bias": rng.normal(0, GATE_PROBE_SCALE, (4,)),
         "x_binary": rng.integers(0, 2, (SEQUENCES, STEPS, 1)).astype(float),
-        "y_true": rng.uniform(0, 1, (4, 1)),
-        "y_pred": rng.uniform(0, 1, (4, 1)),
+        "y_true": rng.uniform(0, 1, (SEQUENCES, 1)),  # the training data's shape: see student_loss
+        "y_pred": rng.uniform(0, 1, (SEQUENCES, 1)),
         **{
             f"train_{name}": np.float32(np.asarray(weights) + rng.normal(0, TRAINING_START_SPREAD, np.shape(weights))).astype(float)
             for name, weights in INITIAL_WEIGHTS.items()
         },
     }
+    while True:
+        probe["train_x"] = rng.integers(0, 2, (SEQUENCES, STEPS, 1)).astype(float)
+        probe["train_y"] = rng.integers(0, 2, (SEQUENCES, 1)).astype(float)
+        reference = training_reference(probe)
+        in_float32 = rmsprop_losses(training_start(probe), probe["train_x"], probe["train_y"], TRAINING_EPOCHS + 1, np.float32)
+        if _discriminates(reference) and _close(in_float32, reference, 0.0, TRAINING_STABILITY_RTOL):
+            return probe
 
 
 def training_start(probe):
@@ -221,15 +257,37 @@ def training_start(probe):
     return {name: probe[f"train_{name}"] for name in WEIGHT_NAMES}
 
 
+def training_reference(probe, loss=MSE):
+    """RMSprop's losses for the training probe, one epoch more than it runs (a loss recorded after
+    the update is accepted too), from the probe's own start and data."""
+    return rmsprop_losses(training_start(probe), probe["train_x"], probe["train_y"], TRAINING_EPOCHS + 1, loss=loss)
+
+
+def _discriminates(reference):
+    """Whether a training reference can tell a right curve from a wrong one: finite, and moving."""
+    reference = np.asarray(reference, np.float64)
+    return bool(np.all(np.isfinite(reference)) and np.all(reference > 0) and reference[-1] < (1 - MIN_TRAINING_DROP) * reference[0])
+
+
+# The probe's entries each value is computed from: a request carries these and nothing else.
+CELL_INPUTS = ("kernel", "recurrent_kernel", "bias")
+VALUE_INPUTS = {
+    "forward_probe": (*WEIGHT_NAMES, "x"),
+    "loss_probe": ("y_true", "y_pred"),
+    "training_curve": (*(f"train_{name}" for name in WEIGHT_NAMES), "train_x", "train_y"),
+    "gates_probe": (*CELL_INPUTS, "x"),
+    "gates_binary": (*(f"binary_{name}" for name in CELL_INPUTS), "x_binary"),
+}
+
+
 def request(check_names, probe):
-    """What the grader sends into the kernel for these checks: the values to gather, and their inputs."""
+    """What the grader sends into the kernel for these checks: the values to gather, and only the
+    inputs those values are computed from (a kernel sees each random input at its own check only)."""
     values = sorted({value for name in check_names for value in CHECKS[name][1]})
-    return {
-        "values": values,
-        "probe": {key: np.asarray(array).tolist() for key, array in probe.items()},
-        "initial_weights": {name: np.asarray(array).tolist() for name, array in training_start(probe).items()},
-        "training_epochs": TRAINING_EPOCHS,
-    }
+    inputs = {key: np.asarray(probe[key]).tolist() for value in values for key in VALUE_INPUTS.get(value, ())}
+    if "training_curve" in values:
+        inputs["training_epochs"] = TRAINING_EPOCHS
+    return {"values": values, "inputs": inputs}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -239,9 +297,41 @@ def request(check_names, probe):
 
 def _need(values, errors, key, what):
     if key not in values:
-        reason = errors.get(key, "it was not found")
-        raise CheckFailed(f"Could not get {what}: {reason}.")
+        reason = _clean_error(errors.get(key, "it was not found"))
+        if "ellipsis" in reason.lower():
+            raise CheckFailed(f"{what.split('(')[0]} is still `...`: write your code in its place.")
+        raise CheckFailed(f"{what} failed: {reason}." if "(" in what else f"Could not read {what}: {reason}.")
     return values[key]
+
+
+ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+FUNCTION_NODE = re.compile(r"\{\{function_node [^}]*\}\}\s*|\[\[\{\{node [^}]*\}\}\]\]|\s*\[Op:\w+\].*$")
+EXCEPTION_LINE = re.compile(r"^(\w+(?:Error|Exception|Warning|Exit)): (.*)$")
+# Lines of TensorFlow's and Keras's wrappers around the message that says what went wrong.
+WRAPPER_LINE = re.compile(r"^(in user code:|Graph execution error:|Exception encountered when calling|Detected at node|"
+                          r"Arguments received by|Stack trace|•|Traceback|File \")")
+
+
+def _clean_error(text):
+    """An exception's type and the line of its message that says what went wrong: no terminal escape
+    codes, no TensorFlow op traces or wrapper lines, short enough to read."""
+    text = ANSI_ESCAPE.sub("", str(text))
+    lines = [FUNCTION_NODE.sub("", line).strip() for line in text.splitlines()]
+    kind, message_lines, after_file = "", [], False
+    for line in filter(None, lines):
+        match = EXCEPTION_LINE.match(line)
+        if match:
+            kind, line = match.group(1), match.group(2).strip()
+        if after_file:  # the source line that a 'File "..."' line quotes
+            after_file = False
+            continue
+        after_file = line.startswith('File "')
+        if line and not WRAPPER_LINE.match(line):
+            message_lines.append((kind, line))
+    kind, message = message_lines[0] if message_lines else (kind, "")
+    reason = f"{kind}: {message}" if kind and message else (kind or message or "an error with no message")
+    reason = reason.rstrip(". ")
+    return reason if len(reason) <= MAX_REASON else reason[: MAX_REASON - 3] + "..."
 
 
 def _array(values, errors, key, what, shape):
@@ -251,6 +341,16 @@ def _array(values, errors, key, what, shape):
     if not np.all(np.isfinite(value)):
         raise CheckFailed(f"{what} contains NaN or infinite values.")
     return value
+
+
+def _close(got, expected, atol, rtol=0.0):
+    """``np.allclose`` that fails closed: a value, a reference or a tolerance that is not finite,
+    or shapes that differ, never match (``inf - inf`` is NaN, and ``x <= 1e-4 * inf`` always holds)."""
+    got, expected = np.asarray(got, np.float64), np.asarray(expected, np.float64)
+    with np.errstate(invalid="ignore", over="ignore"):
+        tolerance = atol + rtol * np.abs(expected)
+    finite = np.all(np.isfinite(got)) and np.all(np.isfinite(expected)) and np.all(np.isfinite(tolerance))
+    return bool(got.shape == expected.shape and finite and np.all(np.abs(got - expected) <= tolerance))
 
 
 def check_data_x(values, errors, probe):
@@ -266,16 +366,61 @@ def check_data_y(values, errors, probe):
 
 
 def check_forward(values, errors, probe):
-    got = _array(values, errors, "forward_probe", "forward(...) on new weights and inputs", (len(probe["x"]), 1))
-    if not np.allclose(got, predict(probe, probe["x"]), atol=ATOL):
-        raise CheckFailed("forward does not compute sigmoid(dense(last hidden state of the LSTM)).")
+    x = probe["x"]
+    what = f"forward(cell, output_layer, X) with a new cell and output layer and X of {len(x)} sequences"
+    got = _need(values, errors, "forward_probe", what)
+    if np.shape(got) == () and not isinstance(got, (dict, str)) and not np.isfinite(got):
+        raise CheckFailed("forward returns nothing (None): return output_layer(h), an array of shape (batch, 1).")
+    got = _array(values, errors, "forward_probe", what, (len(x), 1))
+    if not _close(got, predict(probe, x), ATOL):
+        raise CheckFailed(_forward_mistake(got, probe))
+
+
+def _forward_mistake(got, probe):
+    """One sentence naming what the student's forward computes instead, when it is a common mistake."""
+    trace = lstm_trace(probe["kernel"], probe["recurrent_kernel"], probe["bias"], probe["x"])
+    dense_kernel, dense_bias = (np.asarray(probe[name], np.float64) for name in ("dense_kernel", "dense_bias"))
+    steps = trace["hidden"].shape[1]
+
+    def dense(state, t, activation=_sigmoid):
+        return activation(trace[state][:, t : t + 1] @ dense_kernel + dense_bias)
+
+    known = [
+        (trace["hidden"][:, -1:], "forward returns the last hidden state itself: apply output_layer to it."),
+        (dense("hidden", -1, lambda z: z), "forward applies output_layer's weights without its sigmoid: call output_layer(h), which includes it."),
+        (dense("cell", -1), "forward applies output_layer to the last cell state c: apply it to the last hidden state h."),
+        *((dense("hidden", t), f"forward applies output_layer to the hidden state after step {t + 1} of {steps}: use the state after the last step.") for t in range(steps - 1)),
+    ]
+    for expected, message in known:
+        if _close(got, expected, ATOL):
+            return message
+    return ("forward does not return output_layer(h) for the hidden state h after the last step of each sequence: "
+            "start every sequence from zero states, run the cell over all its steps, and apply output_layer to the last h.")
+
+
+# Losses a student's mse_loss may compute instead of the MSE, and what the feedback says of each.
+LOSS_MISTAKES = [
+    (("squared", float(SEQUENCES)), "mse_loss returns the sum of the squared errors: divide by their number (take the mean)."),
+    (("squared", 0.5), "mse_loss returns half the mean squared error: leave the factor 1/2 out."),
+    (("absolute", 1.0), "mse_loss returns the mean absolute error: square the errors instead of taking their size."),
+    (("absolute", float(SEQUENCES)), "mse_loss returns the sum of the absolute errors: square the errors and take their mean."),
+]
 
 
 def check_loss_function(values, errors, probe):
-    got = _need(values, errors, "loss_probe", "mse_loss(...)")
-    expected = np.mean((probe["y_true"] - probe["y_pred"]) ** 2)
-    if np.size(got) != 1 or not np.isclose(float(np.ravel(got)[0]), expected, rtol=1e-4, atol=1e-7):
-        raise CheckFailed("mse_loss does not return the mean of the squared errors as one number.")
+    y_true, y_pred = (np.asarray(probe[name], np.float64) for name in ("y_true", "y_pred"))
+    got = _need(values, errors, "loss_probe", f"mse_loss(y_true, y_pred) on two arrays of shape {y_true.shape}")
+    if np.size(got) != 1:
+        raise CheckFailed(f"mse_loss returns {np.size(got)} numbers: reduce the squared errors to one number, their mean.")
+    if not np.all(np.isfinite(got)):
+        raise CheckFailed("mse_loss returns nothing (None) or a value that is not finite: return the mean of the squared errors.")
+    got = float(np.ravel(got)[0])
+    if _close(got, _loss_of(MSE, probe), 1e-7, 1e-4):
+        return
+    if _close(got, np.sqrt(_loss_of(MSE, probe)), 1e-7, 1e-4):
+        raise CheckFailed("mse_loss returns the root of the mean squared error: leave the square root out.")
+    raise CheckFailed(next((message for loss, message in LOSS_MISTAKES if _close(got, _loss_of(loss, probe), 1e-7, 1e-4)),
+                           "mse_loss(y_true, y_pred) does not return the mean of the squared differences between y_true and y_pred."))
 
 
 def _trained_weights(values, errors):
@@ -289,19 +434,40 @@ def _trained_weights(values, errors):
 
 
 def check_training(values, errors, probe):
-    """The student's own train, run by the grader from other initial weights, follows RMSprop's steps;
-    and the model it trained in the notebook has a loss below 1e-5 (pasted weights pass only that)."""
-    curve = _need(values, errors, "training_curve", f"the losses of train(X, Y, {TRAINING_EPOCHS}) from other initial weights")
-    X = _array(values, errors, "X", "X", (SEQUENCES, STEPS, 1))
-    Y = _array(values, errors, "Y", "Y", (SEQUENCES, 1))
-    reference = rmsprop_losses(training_start(probe), X, Y, TRAINING_EPOCHS + 1)  # + 1: a loss recorded after the update
+    """The student's own train, run by the grader from other initial weights on other data, follows
+    RMSprop's steps; and the model it trained in the notebook has a loss below 1e-5 (pasted weights
+    pass only that). Both references are the grader's own: the probe's data, and ``make_data()``."""
+    curve = _need(values, errors, "training_curve", f"the losses of train(X, Y, {TRAINING_EPOCHS}) from other initial weights and data")
+    loss_used = student_loss(values, probe)
+    reference = training_reference(probe, loss_used)
+    if not _discriminates(reference):
+        raise CheckFailed("The grader could not draw a training probe for this check: ask your instructor to grade it again.")
     message = training_curve_matches(curve, reference)
     if message:
         raise CheckFailed(message)
     X, Y = make_data()
     loss = float(np.mean((predict(_trained_weights(values, errors), X) - Y) ** 2))
     if not loss < LOSS_THRESHOLD * LOSS_TOLERANCE:
-        raise CheckFailed(f"The trained model's loss on X, Y is {loss:.2e}; train until it is below 1e-5.")
+        hint = " Your mse_loss is not the mean squared error (see q2_model), which can keep the training from getting there." if loss_used != MSE else ""
+        raise CheckFailed(f"The model trained in the notebook has a loss on X, Y of 1e-5 or more: train until it is below 1e-5.{hint}")
+
+
+def student_loss(values, probe):
+    """The loss the student's ``mse_loss`` computes, when Q2's probe (of the training data's shape)
+    shows it is the MSE or one of its common mistakes (``LOSS_MISTAKES``); else the MSE. q3 compares
+    the training with RMSprop on that loss, so that a wrong loss costs Q2's point only."""
+    got = values.get("loss_probe")
+    if got is None or isinstance(got, (dict, str)) or np.size(got) != 1:
+        return MSE
+    for loss, _ in LOSS_MISTAKES:
+        if _close(np.ravel(got)[0], _loss_of(loss, probe), 1e-7, 1e-4):
+            return loss
+    return MSE
+
+
+def _loss_of(loss, probe):
+    (term, _), scale = ERROR_TERMS[loss[0]], loss[1]
+    return scale * np.mean(term(np.asarray(probe["y_true"], np.float64) - np.asarray(probe["y_pred"], np.float64)))
 
 
 def _solves_task(weights):
@@ -315,25 +481,82 @@ def check_prediction_pattern(values, errors, probe):
     X, _ = make_data()
     weights = _trained_weights(values, errors)
     got = _array(values, errors, "predictions", "predictions", (SEQUENCES, 1))
-    if not np.allclose(got, predict(weights, X), atol=1e-3):
-        raise CheckFailed("predictions are not the trained model's outputs for X.")
+    if not _close(got, predict(weights, X), 1e-3):
+        if _close(got, predict(INITIAL_WEIGHTS, X), 1e-3):
+            raise CheckFailed("predictions are the outputs of the untrained model (INITIAL_WEIGHTS): compute them after training, with the trained cell and output_layer.")
+        raise CheckFailed("predictions are not the outputs of the trained cell and output_layer for X: compute them with forward(cell, output_layer, X) after training.")
     if not _solves_task(weights):
         raise CheckFailed("The model does not predict 1 for exactly the sequence whose next element is 1.")
 
 
+GATE_SYMBOLS = {"input": "i", "forget": "f", "candidate": "c̃", "output": "o", "cell": "c", "hidden": "h"}
+GATE_FORMULAS = {
+    "input": "i = sigmoid(x·W_i + h_prev·U_i + b_i)",
+    "forget": "f = sigmoid(x·W_f + h_prev·U_f + b_f)",
+    "candidate": "c̃ = tanh(x·W_c + h_prev·U_c + b_c)",
+    "output": "o = sigmoid(x·W_o + h_prev·U_o + b_o)",
+    "cell": "c = f·c_prev + i·c̃",
+    "hidden": "h = o·tanh(c)",
+}
+
+
 def _check_gates(values, errors, key, weights, x, where):
-    gates = _need(values, errors, key, f"lstm_gates(...) {where}")
+    gates = _need(values, errors, key, f"lstm_gates(cell, X) {where}")
     expected = lstm_trace(weights["kernel"], weights["recurrent_kernel"], weights["bias"], x)
+    if not isinstance(gates, dict):
+        raise CheckFailed("lstm_gates must return a dict with the keys 'input', 'forget', 'candidate', 'output', 'cell' and 'hidden'.")
     for name in GATE_NAMES:
-        got = gates.get(name) if isinstance(gates, dict) else None
-        if got is None or np.shape(got) != expected[name].shape:
-            raise CheckFailed(f"lstm_gates must return '{name}' with shape {expected[name].shape} {where}.")
-        if not np.allclose(got, expected[name], atol=ATOL):
-            raise CheckFailed(f"The '{name}' values from lstm_gates do not match the cell {where}.")
+        got, shape = gates.get(name), expected[name].shape
+        if got is None:
+            raise CheckFailed(f"lstm_gates returns no '{name}': the dict needs the keys 'input', 'forget', 'candidate', 'output', 'cell' and 'hidden'.")
+        if np.shape(got) == shape[::-1] and shape[0] != shape[1]:
+            raise CheckFailed(f"lstm_gates returns '{name}' as (steps, batch): each value should have shape (batch, steps), one row per sequence.")
+        if np.shape(got) != shape:
+            raise CheckFailed(f"lstm_gates must return '{name}' with shape (batch, steps) = {shape} {where}, not {np.shape(got)}.")
+    if not all(_close(gates[name], expected[name], ATOL) for name in GATE_NAMES):
+        raise CheckFailed(_gates_mistake(gates, weights, x, expected, where))
 
 
-def check_gates_trained(values, errors, probe):
-    _check_gates(values, errors, "gates_trained", _trained_weights(values, errors), probe["x_binary"], "on the trained weights")
+def _gates_mistake(gates, weights, x, expected, where):
+    """One sentence naming the student's mistake in lstm_gates: a common one recognised by computing
+    it, else the first value that differs, in the order the cell computes them."""
+    kernel, recurrent_kernel, bias = (np.asarray(weights[name], np.float64) for name in CELL_INPUTS)
+
+    def variant(**mistake):
+        return lstm_trace(kernel, recurrent_kernel, bias, x, **mistake)
+
+    forget_bias_left_out = bias * np.array([1, 0, 1, 1])
+    known = [
+        (lstm_trace(kernel, recurrent_kernel, forget_bias_left_out, x), "leaves the forget gate's bias b_f out"),
+        (variant(recurrent=False), "leaves the recurrent term h_prev·U out of the gates"),
+        (variant(squash_cell=False), "computes h = o·c: the hidden state is o·tanh(c)"),
+        (variant(candidate=_sigmoid), "computes the candidate c̃ with a sigmoid: it is tanh"),
+        (variant(carry=False), "does not carry the cell state from step to step: c = f·c_prev + i·c̃"),
+        (lstm_trace(np.zeros_like(kernel), recurrent_kernel, bias, x), "leaves the input term x·W out of the gates"),
+        (lstm_trace(kernel, recurrent_kernel, np.zeros_like(bias), x), "leaves the bias b out of the gates"),
+        (lstm_trace(*(INITIAL_WEIGHTS[name] for name in CELL_INPUTS), x),
+         "computes the gates from INITIAL_WEIGHTS, not from the cell it is given: read cell.kernel, cell.recurrent_kernel and cell.bias"),
+    ]
+    for order in sorted(set(map("".join, itertools.permutations("ifco"))) - {"ifco"}):
+        symbols = ", ".join(dict(zip("ifco", ("i", "f", "c̃", "o")))[gate] for gate in order)
+        known.append((variant(order=order), f"reads the columns of W, U and b in the order {symbols}: Keras keeps them as i, f, c̃, o"
+                      + (" (TF1's LSTMCell used i, j, f, o)" if order == "icfo" else "")))
+    for trace, mistake in known:
+        if all(_close(gates[name], trace[name], ATOL) for name in GATE_NAMES):
+            return f"lstm_gates {mistake}."
+    steps = expected["hidden"].shape[1]
+    for t in range(steps):
+        for name in GATE_NAMES:
+            if not _close(np.asarray(gates[name])[:, t], expected[name][:, t], ATOL):
+                earlier = "every value of the steps before it matches, so " if t else ""
+                return (f"The first value from lstm_gates that differs from the cell's ({where}) is {GATE_SYMBOLS[name]} ('{name}') "
+                        f"at step {t + 1} of {steps}: {earlier}check {GATE_FORMULAS[name]}.")
+    return f"The values from lstm_gates do not match the cell's ({where})."
+
+
+def check_gates_binary(values, errors, probe):
+    weights = {name: probe[f"binary_{name}"] for name in CELL_INPUTS}
+    _check_gates(values, errors, "gates_binary", weights, probe["x_binary"], "on a trained-size cell and 0/1 inputs")
 
 
 def check_gates_random(values, errors, probe):
@@ -404,15 +627,20 @@ def _answer_check(name):
     return check
 
 
+# Taken once, at the first question whose check cell asks for them: every later question is scored
+# with those, so that no cell can swap other weights in for one check.
+TAKEN_ONCE = ("weights",)
+# Values another question's check reads, as the question that asked for them got them.
+SHARED = {"training": ("loss_probe",)}
 # check name -> (check, values it needs)
 CHECKS = {
     "data_x": (check_data_x, ["X"]),
     "data_y": (check_data_y, ["Y"]),
     "forward": (check_forward, ["forward_probe"]),
     "loss_function": (check_loss_function, ["loss_probe"]),
-    "training": (check_training, ["weights", "training_curve", "X", "Y"]),
+    "training": (check_training, ["weights", "training_curve"]),
     "prediction_pattern": (check_prediction_pattern, ["weights", "predictions"]),
-    "gates_trained": (check_gates_trained, ["weights", "gates_trained"]),
+    "gates_binary": (check_gates_binary, ["gates_binary"]),
     "gates_random": (check_gates_random, ["gates_probe"]),
     **{name: (_answer_check(name), ["weights", name]) for name in ANSWER_NAMES},
 }

@@ -66,7 +66,7 @@ def test_malformed_values_fail_their_checks_not_the_grader(assignment):
     answer["values"] = {"X": {"shape": [5, 10, 1], "float64": "00ff"}, "Y": {"fields": {"a": {"text": "x"}}}, "Z": "not a value"}
     question, _ = score(assignment, answer)
     assert question["score"] == 0.0
-    assert "Could not get X: unreadable value (ValueError)." in question["output"]
+    assert "Could not read X: unreadable value (ValueError)." in question["output"]
 
 
 def test_what_the_public_checks_printed_is_shown_as_public_tests(assignment):
@@ -114,7 +114,7 @@ def test_later_questions_are_scored_with_the_weights_taken_at_the_first_check_th
     q4 = taken(values_module, taken_at=17, weights=zeros, predictions=checks.predict(zeros, X))
     results = verdicts.results({"q3_training": q3, "q4_predictions": q4}, TRAINED, checks, values_module, probe)
     q4_test = next(test for test in results["tests"] if test["name"] == "q4_predictions")
-    assert q4_test["score"] == 0.0 and q4_test["output"] == "predictions are not the trained model's outputs for X."
+    assert q4_test["score"] == 0.0 and q4_test["output"].startswith("predictions are not the outputs of the trained cell and output_layer for X")
     q4["values"]["predictions"] = values_module.encode(checks.predict(trained, X))
     results = verdicts.results({"q3_training": q3, "q4_predictions": q4}, TRAINED, checks, values_module, probe)
     assert next(test for test in results["tests"] if test["name"] == "q4_predictions")["score"] == 2.0

@@ -58,6 +58,7 @@ class Submission:
     expected: dict  # question -> points
     status: str = COMPLETED  # a regular expression that grading_status must match
     known_weakness: str = ""  # set while the kit gives other points than ``expected``: why
+    feedback: dict = field(default_factory=dict)  # question -> what its reason must say (a substring)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -315,6 +316,7 @@ WRONG = [
         "wrong-gate-order-if.ipynb",
         edited(SOLUTION, Replace(GATE_LINE, GATE_LINE.replace("i, f, g, o =", "f, i, g, o ="))),
         points(q5_gates=0),
+        feedback={"q5_gates": "reads the columns of W, U and b in the order f, i, c̃, o"},
     ),
     Submission(
         "wrong-gate-order-co.ipynb",
@@ -323,21 +325,25 @@ WRONG = [
             Replace(GATE_LINE, "i, f, o, g = sigmoid(z[:, 0:1]), sigmoid(z[:, 1:2]), sigmoid(z[:, 2:3]), np.tanh(z[:, 3:4])"),
         ),
         points(q5_gates=0),
+        feedback={"q5_gates": "reads the columns of W, U and b in the order i, f, o, c̃"},
     ),
     Submission(
         "wrong-forget-gate-without-bias.ipynb",
         edited(SOLUTION, Replace("b = cell.bias.numpy()", "b = cell.bias.numpy() * np.array([1, 0, 1, 1], np.float32)")),
         points(q5_gates=0),
+        feedback={"q5_gates": "leaves the forget gate's bias b_f out"},
     ),
     Submission(
         "wrong-sigmoid-for-tanh.ipynb",
         edited(SOLUTION, Replace("np.tanh(z[:, 2:3])", "sigmoid(z[:, 2:3])")),
         points(q5_gates=0),
+        feedback={"q5_gates": "computes the candidate c̃ with a sigmoid"},
     ),
     Submission(
         "wrong-cell-state-not-carried.ipynb",
         edited(SOLUTION, Replace("c = f * c + i * g", "c = i * g")),
         points(q5_gates=0),
+        feedback={"q5_gates": "does not carry the cell state from step to step"},
     ),
     # Every sequence shifted by one step, X and Y alike: the same five sequences in another order,
     # so training learns the same task. q4 is lost too, necessarily: `predictions` are the model's
@@ -350,6 +356,7 @@ WRONG = [
             Replace("float((s - 10) % 5 == 0)", "float((s + 1 - 10) % 5 == 0)"),
         ),
         points(q1_data=0, q4_predictions=0),
+        feedback={"q1_data": "X is not the 5 shifted sequences"},
     ),
     # Y says whether the last element (not the next) is 1. The model learns that other task, so
     # the loss and the predictions on the real task fail too, and the answers fail: they can only
@@ -363,6 +370,7 @@ WRONG = [
         "wrong-stopped-at-1e-3.ipynb",
         edited(SOLUTION, Replace("while loss >= 1e-5 and", "while loss >= 1e-3 and")),
         points(q3_training=0),
+        feedback={"q3_training": "train until it is below 1e-5"},
     ),
     Submission(
         "wrong-predictions-hard-coded.ipynb",
@@ -374,6 +382,7 @@ WRONG = [
             ),
         ),
         points(q4_predictions=0),
+        feedback={"q4_predictions": "predictions are not the outputs of the trained cell and output_layer for X"},
     ),
     # The table of the trained cell, returned whatever the weights and inputs: the grader calls
     # lstm_gates on the trained cell with other inputs than X, and on other weights.
@@ -395,11 +404,13 @@ gates = lstm_gates(cell, X)""",
             ),
         ),
         points(q5_gates=0),
+        feedback={"q5_gates": "with shape (batch, steps) = (3, 10) on new weights and inputs, not (5, 10)"},
     ),
     Submission(
         "wrong-answers.ipynb",
         edited(SOLUTION, *(Replace(f'{name} = "{right}"', f'{name} = "{wrong}"') for name, (right, wrong) in WRONG_ANSWERS.items())),
         points(**{name.replace("answer_", "q6_"): 0 for name in WRONG_ANSWERS}),
+        feedback={"q6_forget_gate": "does not describe what your own trained cell shows"},
     ),
     # Training skipped: the loss and the predictions fail. The answers describe a trained cell, so
     # they fail too (an untrained cell's hidden state happens to follow tanh of its cell state, and
@@ -414,6 +425,7 @@ gates = lstm_gates(cell, X)""",
             ),
         ),
         points(q3_training=0, q4_predictions=0, **{question: 0 for question in POINTS if question.startswith("q6_")}),
+        feedback={"q3_training": "train until it is below 1e-5", "q4_predictions": "does not predict 1 for exactly the sequence"},
     ),
     # Only Q1 done, the rest of the template left as it is.
     Submission(
