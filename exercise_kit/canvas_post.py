@@ -159,7 +159,7 @@ def post(
 def what(student: Student, grade: float | None, comment: bool) -> str:
     parts = [f"grade {grade:g}"] if grade is not None else []
     if comment:
-        parts.append(f"a comment of {student.comment.count(chr(10)) + 1} lines" + (f" with {FEEDBACK} attached" if student.attachment else ""))
+        parts.append(f"a comment of {len(student.comment.splitlines())} lines" + (f" with {FEEDBACK} attached" if student.attachment else ""))
     return " and ".join(parts)
 
 
