@@ -258,3 +258,85 @@ def test_a_folder_that_cannot_be_measured_counts_as_over_the_cap(users_folder):
     os.waitpid(child, 0)
     assert os.read(read, 100) == b"inf"
     assert sandbox.disk_mb(users_folder / "work", 100) == 1.0  # root reads it
+
+
+def test_a_kernel_starts_with_none_of_its_ancestors_descriptors():
+    """Standard streams from /dev/null, nothing else open: the grader's pipes, log and sockets stay out of reach."""
+    from exercise_kit import fork_kernel
+
+    inherited = os.open(os.devnull, os.O_RDONLY)  # stands for the "alive" pipe, grading.log, ...
+    child = os.fork()
+    if child == 0:
+        fork_kernel._close_inherited_descriptors()
+        left = {int(fd): os.readlink(f"/proc/self/fd/{fd}") for fd in os.listdir("/proc/self/fd") if os.path.exists(f"/proc/self/fd/{fd}")}
+        os._exit(0 if left == dict.fromkeys((0, 1, 2), "/dev/null") else 1)
+    os.close(inherited)
+    assert os.waitstatus_to_exitcode(os.waitpid(child, 0)[1]) == 0
+
+
+FORK_SERVER_STOPPED = """\
+import os, signal, sys
+from exercise_kit import fork_server
+
+fork_server.start()
+server = sys.modules["multiprocessing.forkserver"]._forkserver
+environment = open(f"/proc/{server._forkserver_pid}/environ", "rb").read()
+os.kill(server._forkserver_pid, signal.SIGKILL)
+while open(f"/proc/{server._forkserver_pid}/stat").read().split()[2] != "Z":  # dead, not yet reaped
+    pass
+try:
+    fork_server.context().Process(target=print).start()
+except fork_server.ForkServerStopped as error:
+    print(error)
+print("secret" if b"EXERCISE_KIT_CANARY_SECRET" in environment else "short")
+"""
+
+
+def test_a_stopped_fork_server_is_not_started_again(tmp_path):
+    """Not with the grader's whole environment, as multiprocessing would: the batch's rest fails, and says why."""
+    environment = {**os.environ, "EXERCISE_KIT_CANARY_SECRET": "the-instructors-token"}
+    run = subprocess.run([sys.executable, "-c", FORK_SERVER_STOPPED], cwd=tmp_path, env=environment, capture_output=True, text=True, timeout=120)
+    assert run.stdout.splitlines()[-2:] == ["The batch's fork server has stopped, so this submission could not be graded; grade it again in a new run.", "short"], run.stderr[-2000:]
+
+
+# Each values answer carries an error of 100 MB, under a name the record copies: ZeroMQ refuses the
+# message as it arrives, and grading stops with the output limit.
+FLOOD_ERRORS = """\
+import IPython
+
+FLOOD = "E" * (100 * 2**20)
+shell = IPython.get_ipython()
+publish = shell.display_pub.publish
+
+
+def flooded(data, *args, **kwargs):
+    answer = data.get("application/vnd.exercise-kit.values+json")
+    if isinstance(answer, dict):
+        errors = answer.setdefault("errors", {})
+        errors[next(iter(errors), "flood")] = FLOOD
+    return publish(data, *args, **kwargs)
+
+
+shell.display_pub.publish = flooded
+"""
+
+GRADE_AND_MEASURE = """\
+import resource, sys
+from exercise_kit.grade import grade_folder
+
+grades = grade_folder(sys.argv[1], sys.argv[2], workers=1)
+print(grades["grading_status"].iloc[1])
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
+"""
+
+
+def test_an_error_flood_leaves_the_grader_and_its_output_small(tmp_path):
+    """The grade command's own memory (peak RSS) and its output folder, whatever the kernel answers."""
+    submissions, out = tmp_path / "submissions", tmp_path / "out"
+    submissions.mkdir()
+    variants.on_template(FLOOD_ERRORS)(submissions / "floods-errors.ipynb")
+    run = subprocess.run([sys.executable, "-c", GRADE_AND_MEASURE, submissions, out], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    status, peak_mb = run.stdout.splitlines()[-2:]
+    assert status.startswith("Output limit: "), run.stderr[-2000:]
+    assert int(peak_mb) < 400  # about 180 MB; 4.5 GB before the bounds
+    assert sum(path.stat().st_size for path in out.rglob("*") if path.is_file()) < 2**20
