@@ -79,12 +79,27 @@ def students(grades_csv: Path, roster_csv: Path, *, assignment: str, manual: Pat
             heading = f"{assignment}: {total:g} / {found.points_possible:g} points" + (f" ({by_hand} graded by hand)" if by_hand else "") + "."
             text = f"{heading}\n\n{feedback.read_text().strip()}\n"
             if len(text) > TEXT_LIMIT:
-                text = text[: text.rfind("\n", 0, TEXT_LIMIT) + 1] + f"\n(The whole feedback is in the attached {FEEDBACK}.)\n"
+                text, left_out = shortened(text, TEXT_LIMIT)
+                text += f"\n(The whole feedback is in the attached {FEEDBACK}, with {'; '.join(left_out)}.)\n"
                 student.attachment = feedback
             student.grade, student.digest = total, digest(heading, feedback)
             student.comment = f"{text}\n{MARKER.format(student.digest)}"
         result.append(student)
     return result
+
+
+def shortened(text: str, limit: int) -> tuple[str, list[str]]:
+    """The sections of ``text`` (from one Markdown heading to the next) that fit in ``limit``
+    characters, in order, and the titles of those left out: a long test output leaves out its own
+    section, not the reasons after it."""
+    first, *sections = re.split(r"(?m)^(?=#{2,6} )", text)
+    kept, left_out = first[: first.rfind("\n", 0, limit) + 1], []
+    for section in sections:
+        if len(kept) + len(section) <= limit:
+            kept += section
+        else:
+            left_out.append(section.partition("\n")[0].lstrip("# "))
+    return kept, left_out or ["the rest"]
 
 
 def digest(heading: str, feedback: Path) -> str:

@@ -89,7 +89,7 @@ def test_each_student_gets_their_total_and_feedback_as_one_comment(graded, canva
     assert [c["author_name"] for c in canvas.comments(ADA)] == ["TA", "Instructor"]
 
 
-def test_a_long_feedback_is_attached_as_a_file_to_the_same_comment(graded, canvas):
+def test_a_long_feedback_is_attached_as_a_file_to_the_same_comment_which_keeps_what_fits(graded, canvas):
     run(graded, canvas)
     (comment,) = canvas.comments(EDSGER)
     (attachment,) = comment["attachments"]
@@ -97,7 +97,8 @@ def test_a_long_feedback_is_attached_as_a_file_to_the_same_comment(graded, canva
     feedback = (graded.parent / "submissions" / "dijkstraedsger_1004_50004_exercise-6-3-lstm.ipynb" / "feedback.md").read_bytes()
     assert (name, data) == ("feedback.md", feedback)
     assert len(comment["comment"]) < canvas_post.TEXT_LIMIT + 200
-    assert "(The whole feedback is in the attached feedback.md.)" in comment["comment"]
+    assert "(The whole feedback is in the attached feedback.md, with q3_training: 0 / 3.)" in comment["comment"]
+    assert "hidden message of q5_gates" in comment["comment"], "the long output leaves out its own section, not the reasons after it"
     assert all(not c.get("attachments") for user in (ADA, ALAN, GRACE) for c in canvas.comments(user))
 
 
