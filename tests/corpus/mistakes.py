@@ -64,6 +64,17 @@ MISTAKES = [
         {**points(q2_model=2, q3_training=0, q4_predictions=0), **{question: 0 for question in POINTS if question.startswith("q6_")}},
         feedback={"q2_model": "mse_loss returns the mean absolute error", "q3_training": "Your mse_loss is not the mean squared error (see q2_model)"},
     ),
+    # The output layer on the cell state: a model that trains as well. q3 and q4 judge the student's
+    # own model (the readout q2's probe shows), so they keep their points. Three of Q6's answers
+    # cannot: in a model that reads c, the output gate and the hidden state play no part, and the
+    # cell trained this way counts differently, so the typed answers describe neither the student's
+    # cell nor the exercise's mechanism.
+    Submission(
+        "mistake-forward-reads-cell-state.ipynb",
+        edited(SOLUTION, Replace(SOLUTION_FORWARD, SOLUTION_FORWARD.replace("return output_layer(h)", "return output_layer(c)"))),
+        points(q2_model=1, q6_output_gate=0, q6_hidden_state=0, q6_counting=0),
+        feedback={"q2_model": "forward applies output_layer to the last cell state c: apply it to the last hidden state h."},
+    ),
     # Zero states of a fixed batch of 5: the notebook's own X passes, the grader's 3 sequences raise.
     Submission(
         "mistake-forward-fixed-batch.ipynb",
