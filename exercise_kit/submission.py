@@ -18,6 +18,8 @@ from pathlib import Path
 
 import nbformat
 
+from .verdicts import ok_test_spec
+
 OTTER_LOG = ".OTTER_LOG"
 MAX_UNPACKED_BYTES = 200 * 2**20  # a bigger export zip is not a notebook submission
 NOT_WORK = {".ipynb_checkpoints", "__MACOSX"}  # Jupyter's autosaved copies, a Mac's file metadata
@@ -38,13 +40,29 @@ def assignment_name(source: Path) -> str | None:
     return json.loads((source / "otter_config.json").read_text()).get("assignment_name")
 
 
-def unpack_submission(name: str, data: bytes, folder: Path, assignment_name, grade_from_log: bool = False) -> Path:
+def public_tests(source: Path) -> dict:
+    """The public test cases of the autograder's test files, as Otter keeps them in a student
+    notebook's metadata: what the student's own check cells ran."""
+    tests = {}
+    for path in sorted((source / "tests").glob("*.py")):
+        spec = ok_test_spec(path)
+        suites = [{**suite, "cases": [case for case in suite["cases"] if not case.get("hidden")]} for suite in spec["suites"]]
+        tests[spec["name"]] = {**spec, "suites": suites}
+    return tests
+
+
+def unpack_submission(name: str, data: bytes, folder: Path, assignment_name, grade_from_log: bool = False, tests: dict | None = None) -> Path:
     """Put the submission's notebook (and the files beside it in a zip) in ``folder``; check it.
 
     The notebook is named after the assignment, as the student's copy was: its Otter init cell,
     ``grader = otter.Notebook("<assignment>.ipynb")``, opens that file even while grading. Under
     any other name that cell fails, and so does every ``grader.check`` cell after it. The files
     beside it come along so that a notebook that reads a data file next to it still works.
+
+    ``tests``: the instructor's public tests (``public_tests``), which replace whatever tests the
+    notebook's metadata carries, so that its check cells run what every student's run: a notebook
+    made from the solution (as staff try the grader) carries the hidden ones, and a student may
+    have edited them.
     """
     notebook, home = find_notebook(name, data)
     nb = _parse(notebook)
@@ -56,6 +74,9 @@ def unpack_submission(name: str, data: bytes, folder: Path, assignment_name, gra
     if home is not None:
         _unpack_beside(data, home, folder, grade_from_log)
     path = folder / f"{assignment_name or 'submission'}.ipynb"
+    if tests is not None:
+        nb.metadata["otter"] = {**nb.metadata.get("otter", {}), "OK_FORMAT": True, "tests": tests}
+        notebook = nbformat.writes(nb).encode()
     path.write_bytes(notebook)
     return path
 

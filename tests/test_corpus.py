@@ -116,6 +116,16 @@ def test_the_reason_of_a_lost_question_names_the_mistake(corpus_batch, submissio
         assert expected in reasons[question], f"{question}: {reasons[question]!r}"
 
 
+@pytest.mark.parametrize("submission", [s for s in CORPUS if s.name.startswith("correct-")], ids=lambda submission: submission.name)
+def test_a_correct_submission_shows_passing_public_checks_and_nothing_hidden(corpus_batch, submission):
+    """Most correct cases are made from the solution, whose metadata carries the hidden tests: the
+    grader runs the instructor's public tests instead, as every student's notebook does."""
+    results = json.loads((corpus_batch[1] / "graded" / "submissions" / submission.name / "results.json").read_text())
+    public = results["tests"][0]["output"]
+    assert "passed" in public
+    assert not any(word in public for word in ("Traceback", "Error", "run_check", "lstm_checks", "failed")), public
+
+
 def test_points_possible_are_the_assignments(corpus_grades):
     row = corpus_grades.loc["points-per-question"]
     assert {question: row[question] for question in variants.POINTS} == variants.POINTS

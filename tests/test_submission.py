@@ -157,3 +157,15 @@ def test_a_folder_is_graded_as_the_zip_of_its_files_without_its_symlinks(tmp_pat
     submission.unpack_submission(folder.name, zipped, tmp_path / "work", assignment_name)
     assert files_in(tmp_path / "work") == ["data/extra.csv", NOTEBOOK_NAME]
     assert (tmp_path / "work" / NOTEBOOK_NAME).read_bytes() == SOLUTION
+
+
+def test_a_notebook_runs_the_instructors_public_tests_whatever_its_metadata_carries(tmp_path, assignment_name):
+    source = submission.unpack_autograder(AUTOGRADER_ZIP.read_bytes(), tmp_path / "source")
+    tests = submission.public_tests(source)
+    template_tests = nbformat.reads(TEMPLATE.decode(), as_version=4).metadata.otter.tests
+    assert tests == template_tests  # what a student's own check cells run
+    edited = nbformat.reads(SOLUTION.decode(), as_version=4)  # made from the solution: hidden cases inside
+    edited.metadata.otter.tests["q1_data"]["suites"][0]["cases"] = [{"code": ">>> print('all passed')", "hidden": False, "locked": False, "points": 0}]
+    (tmp_path / "work").mkdir()
+    notebook = submission.unpack_submission("staff.ipynb", nbformat.writes(edited).encode(), tmp_path / "work", assignment_name, tests=tests)
+    assert nbformat.read(notebook, as_version=4).metadata.otter.tests == template_tests
