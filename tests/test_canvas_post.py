@@ -1,10 +1,15 @@
 """Posting grades and feedback to Canvas (issue 19), against a stand-in for Canvas's API on 127.0.0.1.
 
 The graded batch is the example class's (examples/: its gradebook export and Q7 sheet), written by
-the kit's own report from hand-made records, as ``grade --release`` writes it: no grading here.
+the kit's own report from hand-made records, as ``grade --release`` writes it; the last test
+grades the example class for real and posts it through the command line.
 """
 
+import os
+import subprocess
+import sys
 import warnings
+from pathlib import Path
 
 import pytest
 
@@ -188,3 +193,38 @@ def test_canvas_out_of_reach_stops_before_anything_is_posted(graded, canvas):
     canvas.url = "http://127.0.0.1:9"  # nothing listens on the discard port
     with pytest.raises(ValueError, match="Canvas did not give the assignment's submissions: ConnectionError"):
         run(graded, canvas)
+
+
+def test_the_example_class_goes_grade_release_then_post_through_the_command_line(tmp_path):
+    """The instructor's commands end to end, on the example class graded for real (about 40 s)."""
+    command = Path(sys.executable).with_name("exercise-kit")
+    subprocess.run([command, "grade", EXAMPLES / "submissions.zip", "--out", tmp_path / "graded", "--release"], capture_output=True, check=True, timeout=900)
+    canvas = canvas_standin.Canvas(token=TOKEN, course_id=77, assignment_id=4242)
+    server = canvas_standin.serve(canvas)
+    for user_id in (ADA, ALAN, GRACE, EDSGER, BARBARA, DONALD, TEST_STUDENT):
+        canvas.submissions[user_id] = canvas_standin.submission(canvas, user_id)
+    post = [command, "canvas", tmp_path / "graded" / "final_grades.csv", EXAMPLES / "gradebook.csv", "--manual", EXAMPLES / "q7_scores.csv", "--post", "--canvas-url", canvas.url, "--course", "77"]
+    environment = {**os.environ, "CANVAS_API_TOKEN": TOKEN}
+    try:
+        offline = subprocess.run(post, capture_output=True, text=True, check=True, env={**os.environ, "CANVAS_API_TOKEN": ""})
+        dry = subprocess.run(post, capture_output=True, text=True, check=True, env=environment)
+        assert not canvas.posts()
+        posted = subprocess.run([*post, "--yes"], capture_output=True, text=True, check=True, env=environment)
+        before = len(canvas.posts())
+        again = subprocess.run([*post, "--yes"], capture_output=True, text=True, check=True, env=environment)
+    finally:
+        server.shutdown()
+    assert offline.stdout.startswith("CANVAS_API_TOKEN is not set") and offline.stdout.endswith("4 would post, 2 skipped.\nDry run: nothing was posted. Run the same command with --yes to post.\n")
+    assert dry.stdout.endswith("4 would post, 2 skipped.\nDry run: nothing was posted. Run the same command with --yes to post.\n")
+    assert posted.stdout.endswith("4 posted, 2 skipped.\n") and again.stdout.endswith("4 up to date, 2 skipped.\n")
+    assert len(canvas.posts()) == before, "the second run posts nothing"
+    scores = {user: canvas.submissions[user]["score"] for user in canvas.submissions}
+    assert scores == {ADA: 23, ALAN: 23, GRACE: 17.5, EDSGER: 0, BARBARA: None, DONALD: None, TEST_STUDENT: None}
+    for user, file in [(ADA, "lovelaceada_1001_50001_exercise-6-3-lstm.ipynb"), (GRACE, "hoppergrace_1003_50013_exercise-6-3-lstm-1.ipynb")]:
+        (comment,) = canvas.comments(user)
+        assert f"# Feedback on {file}" in comment["comment"]
+        feedback = (tmp_path / "graded" / "submissions" / file / "feedback.md").read_bytes()
+        assert all(canvas.files[attachment["id"]] == ("feedback.md", feedback) for attachment in comment["attachments"])
+    grace = canvas.comments(GRACE)[0]["comment"]
+    assert "## What failed\n\n### q" in grace and "Hidden tests' messages are not shown" not in grace, "released: the reasons reach her"
+    assert not canvas.unexpected and TOKEN not in "".join(run.stdout + run.stderr for run in (offline, dry, posted, again))
