@@ -12,6 +12,7 @@ weights and inputs drawn for each submission, so only code that computes the rig
 Otter alone (``otter run``, Gradescope's Otter image).
 """
 
+import contextvars
 import itertools
 import re
 
@@ -357,14 +358,33 @@ def _close(got, expected, atol, rtol=0.0):
     return bool(got.shape == expected.shape and finite and np.all(np.abs(got - expected) <= tolerance))
 
 
+# What the running check compared, for the staff's evidence (``verdict_with_evidence``).
+_EVIDENCE = contextvars.ContextVar("evidence", default=None)
+
+
+def _note(what, **items):
+    """Record, for staff, what a check compared: arrays as lists, numbers as numbers."""
+    evidence = _EVIDENCE.get()
+    if evidence is not None:
+        evidence.append({"what": what, **{key: np.asarray(value).tolist() if not isinstance(value, str) else value for key, value in items.items()}})
+
+
+def _compare(what, got, expected, atol, rtol=0.0):
+    """``_close``, recorded as evidence."""
+    _note(what, got=got, expected=expected, atol=atol, rtol=rtol)
+    return _close(got, expected, atol, rtol)
+
+
 def check_data_x(values, errors, probe):
     X = _array(values, errors, "X", "X", (SEQUENCES, STEPS, 1))
+    _note("X, exactly", got=X, expected=make_data()[0])
     if not np.array_equal(X, make_data()[0]):
         raise CheckFailed("X is not the 5 shifted sequences in which every 5th element is 1.")
 
 
 def check_data_y(values, errors, probe):
     Y = _array(values, errors, "Y", "Y", (SEQUENCES, 1))
+    _note("Y, exactly", got=Y, expected=make_data()[1])
     if not np.array_equal(Y, make_data()[1]):
         raise CheckFailed("Y should say, for each sequence, whether its next element is 1.")
 
@@ -376,7 +396,7 @@ def check_forward(values, errors, probe):
     if np.shape(got) == () and not isinstance(got, (dict, str)) and not np.isfinite(got):
         raise CheckFailed("forward returns nothing (None): return output_layer(h), an array of shape (batch, 1).")
     got = _array(values, errors, "forward_probe", what, (len(x), 1))
-    if not _close(got, predict(probe, x), ATOL):
+    if not _compare("forward on the probe's cell, output layer and x", got, predict(probe, x), ATOL):
         raise CheckFailed(_forward_mistake(got, probe))
 
 
@@ -419,7 +439,7 @@ def check_loss_function(values, errors, probe):
     if not np.all(np.isfinite(got)):
         raise CheckFailed("mse_loss returns nothing (None) or a value that is not finite: return the mean of the squared errors.")
     got = float(np.ravel(got)[0])
-    if _close(got, _loss_of(MSE, probe), 1e-7, 1e-4):
+    if _compare("mse_loss on the probe's y_true and y_pred", got, _loss_of(MSE, probe), 1e-7, 1e-4):
         return
     if _close(got, np.sqrt(_loss_of(MSE, probe)), 1e-7, 1e-4):
         raise CheckFailed("mse_loss returns the root of the mean squared error: leave the square root out.")
@@ -446,11 +466,14 @@ def check_training(values, errors, probe):
     reference = training_reference(probe, loss_used, readout)
     if not _discriminates(reference):
         raise CheckFailed("The grader could not draw a training probe for this check: ask your instructor to grade it again.")
+    _note("train's losses from the probe's start and data, against RMSprop's (before or after each update)",
+          got=curve, expected=reference, rtol=TRAINING_CURVE_RTOL, loss=str(loss_used), readout=readout)
     message = training_curve_matches(curve, reference)
     if message:
         raise CheckFailed(message)
     X, Y = make_data()
     loss = float(np.mean((predict(_trained_weights(values, errors), X, readout) - Y) ** 2))
+    _note("the trained model's MSE on X, Y, below the threshold", got=loss, expected=LOSS_THRESHOLD, rtol=LOSS_TOLERANCE - 1)
     if not loss < LOSS_THRESHOLD * LOSS_TOLERANCE:
         hint = " Your mse_loss is not the mean squared error (see q2_model), which can keep the training from getting there." if loss_used != MSE else ""
         raise CheckFailed(f"The model trained in the notebook has a loss on X, Y of 1e-5 or more: train until it is below 1e-5.{hint}")
@@ -495,7 +518,7 @@ def check_prediction_pattern(values, errors, probe):
     X, _ = make_data()
     weights = _trained_weights(values, errors)
     got, readout = _array(values, errors, "predictions", "predictions", (SEQUENCES, 1)), student_readout(values, probe)
-    if not _close(got, predict(weights, X, readout), 1e-3):
+    if not _compare("predictions, against the trained weights' outputs for X", got, predict(weights, X, readout), 1e-3):
         if _close(got, predict(INITIAL_WEIGHTS, X, readout), 1e-3):
             raise CheckFailed("predictions are the outputs of the untrained model (INITIAL_WEIGHTS): compute them after training, with the trained cell and output_layer.")
         raise CheckFailed("predictions are not the outputs of the trained cell and output_layer for X: compute them with forward(cell, output_layer, X) after training.")
@@ -527,7 +550,7 @@ def _check_gates(values, errors, key, weights, x, where):
             raise CheckFailed(f"lstm_gates returns '{name}' as (steps, batch): each value should have shape (batch, steps), one row per sequence.")
         if np.shape(got) != shape:
             raise CheckFailed(f"lstm_gates must return '{name}' with shape (batch, steps) = {shape} {where}, not {np.shape(got)}.")
-    if not all(_close(gates[name], expected[name], ATOL) for name in GATE_NAMES):
+    if not all([_compare(f"lstm_gates '{name}' {where}", gates[name], expected[name], ATOL) for name in GATE_NAMES]):
         raise CheckFailed(_gates_mistake(gates, weights, x, expected, where))
 
 
@@ -633,6 +656,7 @@ def _answer_check(name):
         if not _solves_task(weights, student_readout(values, probe)):
             raise CheckFailed(f"{name} can only be checked against a trained cell that predicts the sequence (see q3_training and q4_predictions).")
         own = derive_answers(weights)[name]
+        _note(f"{name}: the student's letter, the letter their trained cell shows, the exercise's", got=answer, expected=own, exercise=EXPECTED_ANSWERS[name])
         if answer != own:
             raise CheckFailed(f"{name} does not describe what your own trained cell shows.")
         if answer != EXPECTED_ANSWERS[name]:
@@ -662,6 +686,16 @@ CHECKS = {
     "gates_random": (check_gates_random, ["gates_probe"]),
     **{name: (_answer_check(name), ["weights", name]) for name in ANSWER_NAMES},
 }
+
+
+def verdict_with_evidence(name, values, errors, probe):
+    """``verdict``, and what the check compared (values, references, tolerances) for staff."""
+    evidence = []
+    token = _EVIDENCE.set(evidence)
+    try:
+        return verdict(name, values, errors, probe), evidence
+    finally:
+        _EVIDENCE.reset(token)
 
 
 def verdict(name, values, errors, probe):

@@ -7,7 +7,10 @@
   instructor's copy: it holds the hidden tests' output whatever the config says;
 - ``submissions/<file>/feedback.md``: what the student may read; hidden tests' messages only when
   ``show_hidden`` is on (``show_hidden`` in ``otter_config.json``);
-- ``submissions/<file>/record.json``: the record itself, which ``load_records`` reads back so that a
+- ``submissions/<file>/evidence.json``: for staff answering a regrade request, what each check
+  compared: per question, the probe's inputs its request carried, and per check its verdict, the
+  student's values, the reference's and the tolerance. Never shown to the student;
+- ``submissions/<file>/record.json``: the record itself (its evidence in ``evidence.json``), which ``load_records`` reads back so that a
   resumed run knows what was graded (the record's ``key``) without grading it again;
 - ``summary/``: for the instructor, ``summary.md``, with ``questions.csv`` (each question's item
   statistics), ``reasons.csv`` (why points were lost, every submission named), ``item_statistics.png``
@@ -52,6 +55,7 @@ from otter.grade.utils import (
 from . import csv_cells
 
 COMPLETED = "Completed"
+EVIDENCE = "evidence"  # a record's evidence for staff: written to evidence.json, never to feedback.md
 
 MIN_FOR_DISCRIMINATION = 3  # with 2 submissions, any correlation is -1 or 1
 SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z(])")
@@ -85,6 +89,9 @@ def write_report(records: list[dict], out: Path, *, show_hidden: bool = False, c
     max_scores = question_max_scores(records)
     for record in records if changed is None else [record for record in records if record["file"] in changed]:
         folder = out / "submissions" / submission_folder_name(record["file"])
+        record, evidence = {key: value for key, value in record.items() if key != EVIDENCE}, record.get(EVIDENCE)
+        if evidence is not None:
+            write_atomic(folder / "evidence.json", json_bytes(evidence))
         write_atomic(folder / "record.json", json_bytes(record))
         write_atomic(folder / "results.json", json_bytes(record["results"]))
         write_atomic(folder / "feedback.md", feedback(record, show_hidden=show_hidden).encode())
@@ -103,9 +110,13 @@ def write_report(records: list[dict], out: Path, *, show_hidden: bool = False, c
 
 
 def load_records(out: Path) -> list[dict]:
-    """The records that ``write_report`` stored in ``out``, sorted by file (none if ``out`` is new)."""
-    paths = (Path(out) / "submissions").glob("*/record.json")
-    return sorted((json.loads(path.read_text()) for path in paths), key=lambda record: record["file"])
+    """The records that ``write_report`` stored in ``out``, with their evidence, sorted by file (none
+    if ``out`` is new)."""
+    records = []
+    for path in (Path(out) / "submissions").glob("*/record.json"):
+        record, evidence = json.loads(path.read_text()), path.with_name("evidence.json")
+        records.append({**record, EVIDENCE: json.loads(evidence.read_text())} if evidence.exists() else record)
+    return sorted(records, key=lambda record: record["file"])
 
 
 def write_atomic(path: Path, data: bytes) -> None:

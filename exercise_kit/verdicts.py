@@ -72,13 +72,14 @@ def ok_test_spec(path: Path) -> dict:
     raise ValueError(f"{path.name} assigns no OK-format test")
 
 
-def question_verdicts(taken: dict | None, check_names, checks, values_module, probe, pinned: dict | None = None) -> dict[str, str | None]:
+def question_verdicts(taken: dict | None, check_names, checks, values_module, probe, pinned: dict | None = None, evidence: dict | None = None) -> dict[str, str | None]:
     """{check: None if it passes, else its one-sentence message} for one question's answer.
 
     Only the values this question's request named are read from its answer. ``pinned``: values as
     the first question that asked for them got them, {name: (value or None, error or None)}: those
     taken once for the whole notebook (``checks.TAKEN_ONCE``) replace whatever this answer holds;
-    those a check reads from another question (``checks.SHARED``) are added.
+    those a check reads from another question (``checks.SHARED``) are added. ``evidence``: filled,
+    for staff, with what each check compared (check -> its verdict and comparisons).
     """
     if taken is None:
         return dict.fromkeys(check_names, NOT_TAKEN)
@@ -101,7 +102,12 @@ def question_verdicts(taken: dict | None, check_names, checks, values_module, pr
             values[name] = values_module.decode(encoded)
         except Exception as error:  # malformed values fail their checks, never the grader
             errors[name] = f"unreadable value ({type(error).__name__})"
-    return {name: checks.verdict(name, values, errors, probe) for name in check_names}
+    verdicts = {}
+    for name in check_names:
+        verdicts[name], compared = checks.verdict_with_evidence(name, values, errors, probe)
+        if evidence is not None:
+            evidence[name] = {"verdict": verdicts[name], "compared": compared, "errors": {key: errors[key] for key in sorted(errors)}}
+    return verdicts
 
 
 def _requested(taken: dict, wanted) -> tuple[dict, dict]:
@@ -135,13 +141,21 @@ def _taken_order(answer: dict) -> tuple[int, int]:
     return (0, taken_at) if isinstance(taken_at, int) else (1, 0)
 
 
-def results(taken: dict[str, dict], questions: dict, checks, values_module, probe) -> dict:
-    """Gradescope-format results: one test per question, and what the public checks printed."""
+def results(taken: dict[str, dict], questions: dict, checks, values_module, probe, evidence: dict | None = None) -> dict:
+    """Gradescope-format results: one test per question, and what the public checks printed.
+
+    ``evidence``: filled, for staff answering a regrade request, with each question's evidence:
+    where it was taken, the probe's inputs its request carried, and what each check compared.
+    """
     tests = []
     pinned = pinned_values(taken, questions, checks, probe)
     for question, checks_of_question in questions.items():
-        answer = taken.get(question)
-        verdicts = question_verdicts(answer, [name for name, _ in checks_of_question], checks, values_module, probe, pinned)
+        answer, names = taken.get(question), [name for name, _ in checks_of_question]
+        compared = {}
+        verdicts = question_verdicts(answer, names, checks, values_module, probe, pinned, compared)
+        if evidence is not None:
+            inputs = checks.request(names, probe)["inputs"]
+            evidence[question] = {"taken_at": (answer or {}).get("taken_at"), "inputs": inputs, "checks": compared}
         possible = sum(points for _, points in checks_of_question)
         score = sum(points for name, points in checks_of_question if verdicts[name] is None)
         messages = list(dict.fromkeys(message for message in verdicts.values() if message))

@@ -126,6 +126,16 @@ def test_a_correct_submission_shows_passing_public_checks_and_nothing_hidden(cor
     assert not any(word in public for word in ("Traceback", "Error", "run_check", "lstm_checks", "failed")), public
 
 
+def test_the_evidence_for_a_regrade_holds_what_each_check_compared(corpus_batch):
+    evidence = json.loads((corpus_batch[1] / "graded" / "submissions" / "mistake-loss-sum-of-squares.ipynb" / "evidence.json").read_text())
+    loss = evidence["q2_model"]["checks"]["loss_function"]
+    assert loss["verdict"].startswith("mse_loss returns the sum of the squared errors")
+    (compared,) = loss["compared"]
+    assert compared["got"] == pytest.approx(5 * compared["expected"], rel=1e-4)  # the sum of 5 squared errors
+    assert set(evidence["q2_model"]["inputs"]) >= {"y_true", "y_pred", "x", "kernel"}
+    assert evidence["q3_training"]["checks"]["training"]["verdict"] is None  # the loop is right
+
+
 def test_points_possible_are_the_assignments(corpus_grades):
     row = corpus_grades.loc["points-per-question"]
     assert {question: row[question] for question in variants.POINTS} == variants.POINTS

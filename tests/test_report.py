@@ -368,3 +368,17 @@ def test_markdown_shortens_long_lists_and_the_csv_names_every_submission(tmp_pat
     assert "| Mistake number 0. | 25 | student000.ipynb, student012.ipynb, student024.ipynb, student036.ipynb, student048.ipynb and 20 more |\n" in text
     assert "| Mistake number 11. |" in text and "Mistake number 9." not in text  # as many each: by text, 0 1 10 11 2 ... 7 shown
     assert "And 2 other reasons: see `reasons.csv`.\n" in text
+
+
+def test_evidence_for_a_regrade_is_kept_for_staff_and_never_shown_to_the_student(tmp_path):
+    evidence = {"q2_model": {"taken_at": 11, "inputs": {"y_true": [[0.25]]}, "checks": {"loss_function": {
+        "verdict": "mse_loss returns the sum of the squared errors: divide by their number (take the mean).",
+        "compared": [{"what": "mse_loss on the probe's y_true and y_pred", "got": 0.8125, "expected": 0.1625, "atol": 1e-7, "rtol": 1e-4}],
+        "errors": {}}}}}
+    graded = {**record("ada.ipynb", scores={"q2_model": 2}), "evidence": evidence}
+    write_report([graded], tmp_path, show_hidden=True)
+    folder = tmp_path / "submissions" / "ada.ipynb"
+    assert json.loads((folder / "evidence.json").read_text()) == evidence
+    assert "evidence" not in json.loads((folder / "record.json").read_text())
+    assert "0.1625" not in (folder / "feedback.md").read_text() and "expected" not in (folder / "feedback.md").read_text()
+    assert load_records(tmp_path) == [graded]  # a resumed batch keeps it
