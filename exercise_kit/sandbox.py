@@ -91,7 +91,7 @@ def grade_submission(name: str, data: bytes, autograder: bytes, limits: Limits) 
         questions = verdicts.question_checks(source)
         try:
             check_sandbox(limits)
-            submission.unpack_submission(name, data, folder / "work", submission.assignment_name(source), limits.grade_from_log)
+            submission.unpack_submission(name, data, folder / "work", submission.assignment_name(source), limits.grade_from_log, submission.public_tests(source))
         except (submission.InvalidSubmission, SandboxUnavailable) as reason:
             kind = "Invalid submission" if isinstance(reason, submission.InvalidSubmission) else "Not graded"
             return _failed_record(name, f"{kind}: {reason}", questions)
@@ -99,9 +99,10 @@ def grade_submission(name: str, data: bytes, autograder: bytes, limits: Limits) 
         outcome, peak_mb = run_child(folder, limits)
         taken = values.read_taken(folder / "values")
         probe = {key: np.asarray(value) for key, value in _read_json(folder / PROBE).items()}
-        results = verdicts.results(taken, questions, verdicts.load_checks(source), verdicts.load_values(source), probe)
+        evidence = {}
+        results = verdicts.results(taken, questions, verdicts.load_checks(source), verdicts.load_values(source), probe, evidence)
         RESULTS_VALIDATOR.validate(results)
-        return _record(name, _status(outcome, folder, limits), results, start, peak_mb)
+        return {**_record(name, _status(outcome, folder, limits), results, start, peak_mb), "evidence": evidence}  # report.EVIDENCE
 
 
 def failed_record(name: str, status: str, autograder: bytes) -> dict:
@@ -349,7 +350,7 @@ def _grade_in_child(folder: str, marker: str, sandboxed: bool) -> None:
         resources={"metadata": {"path": str(work)}},
     )
     try:
-        values.run_notebook(client, requests, gatherer.read_text(), verdicts.load_values(source).MIME_TYPE, folder / "values")
+        values.run_notebook(client, requests, gatherer.read_text(), verdicts.load_values(source).MIME_TYPE, folder / "values", checks.TAKEN_ONCE)
     except values.OutputLimitExceeded:  # the kernel was shut down; the questions taken before keep their values
         (folder / OUTPUT_LIMITED).touch()
     descendants = psutil.Process().children(recursive=True)
