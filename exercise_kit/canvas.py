@@ -43,6 +43,7 @@ MANUAL_POSTING = r"(?i)\s*(Muted|Manual Posting.*)?\s*"
 GRADESCOPE_COLUMNS = ["SID", "Email", "Total Score", "Max Points", "Status", "Submission ID"]
 GRADESCOPE_GRADED = "Graded"
 GRADESCOPE_MISSING = "Missing"
+NO_SUBMISSION = "no submission"
 
 
 @dataclass
@@ -145,7 +146,7 @@ def assignment_id(roster_csv: Path, assignment: str) -> int | None:
 
 def why_empty(file: str, totals: pd.Series, grades_name: str) -> str:
     if not file:
-        return "no submission"
+        return NO_SUBMISSION
     if file not in totals.index:
         return f"{file} is not in {grades_name}"
     return f"{file} has no total"

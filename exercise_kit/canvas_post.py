@@ -31,7 +31,7 @@ from canvasapi.exceptions import CanvasException, Forbidden, RateLimitExceeded
 from canvasapi.upload import Uploader
 from requests import RequestException
 
-from .canvas import match
+from .canvas import NO_SUBMISSION, match
 from .manual import read_sheet
 
 TOKEN_VARIABLE = "CANVAS_API_TOKEN"
@@ -50,6 +50,7 @@ class Student:
     user_id: str
     name: str
     grade: float | None = None
+    out_of: float | None = None
     comment: str = ""
     attachment: Path | None = None  # the feedback file, when the comment holds only its beginning
     digest: str = ""  # in the comment's marker line: names this grade and feedback
@@ -82,7 +83,7 @@ def students(grades_csv: Path, roster_csv: Path, *, assignment: str, manual: Pat
                 text, left_out = shortened(text, TEXT_LIMIT)
                 text += f"\n(The whole feedback is in the attached {FEEDBACK}, with {'; '.join(left_out)}.)\n"
                 student.attachment = feedback
-            student.grade, student.digest = total, digest(heading, feedback)
+            student.grade, student.out_of, student.digest = total, found.points_possible, digest(heading, feedback)
             student.comment = f"{text}\n{MARKER.format(student.digest)}"
         result.append(student)
     return result
@@ -127,13 +128,17 @@ def post(
     if not token:
         say(f"{TOKEN_VARIABLE} is not set: Canvas was not asked, so what it already holds is unknown (a post leaves out what it holds).")
     elif not (url and course_id and assignment_id):
-        raise ValueError("posting needs the Canvas address, the course id and the assignment id")
+        needed = {"the Canvas address (--canvas-url)": url, "the course id (--course)": course_id, 'the assignment id (--assignment-id, or a gradebook column "<title> (<id>)")': assignment_id}
+        raise ValueError("posting needs " + ", ".join(name for name, value in needed.items() if not value))
     else:
         try:
             assignment = patiently(lambda: Canvas(url, token).get_course(course_id).get_assignment(assignment_id), wait, say)
             held = patiently(lambda: {str(s.user_id): s for s in assignment.get_submissions(include=["submission_comments"], per_page=100)}, wait, say)
         except (CanvasException, RequestException) as error:
             raise ValueError(f"Canvas did not give the assignment's submissions: {type(error).__name__}: {without(token, error)}") from None
+        out_of = {student.out_of for student in students if student.out_of is not None}
+        if getattr(assignment, "points_possible", None) not in (None, *out_of):
+            say(f"warning: the assignment is out of {assignment.points_possible:g} points in Canvas, these grades out of {', '.join(f'{points:g}' for points in out_of)}")
     outcome = {"posted": [], "would post": [], "up to date": [], "skipped": [], "failed": []}
 
     def report(kind: str, student: Student, text: str) -> None:
@@ -142,7 +147,8 @@ def post(
 
     for student in students:
         if student.skipped:
-            report("skipped", student, f"skipped, {student.skipped}")
+            submitted = held and student.skipped == NO_SUBMISSION and getattr(held.get(str(student.user_id)), "submitted_at", None)
+            report("skipped", student, f"skipped, {student.skipped}" + (f" graded (Canvas has one, submitted {submitted}: download it and grade it)" if submitted else ""))
             continue
         if held is None:
             report("would post", student, f"would post {what(student, student.grade, True)}")

@@ -132,6 +132,19 @@ def test_a_dry_run_reads_canvas_and_posts_nothing(graded, canvas):
     assert any(line.startswith("Turing, Alan (1002): would post grade 23 and a comment of") and line.endswith("(Canvas holds 20)") for line in lines)
 
 
+def test_a_student_who_submitted_after_the_download_is_skipped_with_what_to_do(graded, canvas):
+    canvas.submissions[DONALD] = canvas_standin.submission(canvas, DONALD)
+    outcome, lines = run(graded, canvas)
+    assert "Knuth, Donald (1006): skipped, no submission graded (Canvas has one, submitted 2026-11-20T23:59:00Z: download it and grade it)" in lines
+    assert canvas.submissions[DONALD]["score"] is None
+
+
+def test_grades_out_of_other_points_than_canvass_assignment_are_posted_with_a_warning(graded, canvas):
+    outcome, lines = run(graded, canvas, sheet=None, send=False)  # without Q7: out of 20
+    assert lines[0] == "warning: the assignment is out of 23 points in Canvas, these grades out of 20"
+    assert "Lovelace, Ada (1001): would post grade 20 and a comment of" in "\n".join(lines)
+
+
 def test_without_a_token_the_dry_run_is_offline_and_says_so(graded, canvas):
     outcome, lines = run(graded, canvas, token=None)
     assert not canvas.requests
