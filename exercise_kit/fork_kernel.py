@@ -8,7 +8,8 @@ fork. Every kernel is
 still a fresh process that never ran anyone else's code, and stays a descendant of its grading
 child, so the timeout, the memory cap and the final kill cover it. When grading is sandboxed, the
 kernel confines itself (``confine``) right after the fork, before it runs a line of the notebook,
-and starts with an environment of a few known variables, not the grader's.
+and starts with an environment of a few known variables, not the grader's. Sandboxed or not, it
+first closes every descriptor it inherited: none of the grader's pipes, logs or sockets is in reach.
 
 Jupyter is pointed at it the documented way: a ``python3`` kernelspec (first on ``JUPYTER_PATH``)
 whose metadata names the ``exercise-kit-fork`` kernel provisioner (an entry point of this package).

@@ -134,3 +134,36 @@ def test_released_feedback_names_the_mistake_in_one_sentence_without_grading_aga
     what_failed = feedback.read_text().partition("## What failed")[2]
     assert what_failed == f"\n\n### q4_predictions: 0 / 2\n\n    {mistake}\n"  # one sentence, no traceback, no numbers
     assert (out / "submissions" / "wrong-predictions-hard-coded.ipynb" / "record.json").read_text() == record
+
+
+STOP_THE_FORK_SERVER_AFTER_THE_FIRST = """\
+import os, signal, sys
+from exercise_kit import sandbox
+from exercise_kit.grade import grade_folder
+
+grade = sandbox.grade_submission
+
+
+def grade_then_stop_the_fork_server(*args):
+    record = grade(*args)
+    pid = sys.modules["multiprocessing.forkserver"]._forkserver._forkserver_pid
+    os.kill(pid, signal.SIGKILL)
+    while open(f"/proc/{pid}/stat").read().split()[2] != "Z":  # dead, not yet reaped
+        pass
+    return record
+
+
+sandbox.grade_submission = grade_then_stop_the_fork_server
+grade_folder(sys.argv[1], sys.argv[2], workers=1)
+"""
+
+
+def test_after_the_fork_server_stops_the_rest_of_the_batch_says_so(tmp_path):
+    """It is not started again (multiprocessing would, with the grader's whole environment)."""
+    submissions, out = tmp_path / "submissions", tmp_path / "out"
+    write_blank_submissions(submissions, 2)
+    subprocess.run([sys.executable, "-c", STOP_THE_FORK_SERVER_AFTER_THE_FIRST, submissions, out], cwd=tmp_path, check=True, capture_output=True)
+    assert list(read_grades(out)["grading_status"]) == [
+        "Completed",
+        "Grader error: ForkServerStopped: The batch's fork server has stopped, so this submission could not be graded; grade it again in a new run.",
+    ]
