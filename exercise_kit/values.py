@@ -158,16 +158,18 @@ class BoundedNotebookClient(NotebookClient):
         super().__init__(*args, **kwargs)
         self.received = self.kept = self.kept_in_cell = self.size = 0
         self.truncated = self.refused = False
+        self.watchers = []  # the loop holds its tasks weakly
 
     async def async_start_new_kernel_client(self):
         kc = await super().async_start_new_kernel_client()
         for channel in (kc.shell_channel, kc.iopub_channel):
-            asyncio.ensure_future(self._watch(channel.socket.get_monitor_socket(zmq.EVENT_DISCONNECTED)))
+            self.watchers.append(asyncio.ensure_future(self._watch(channel.socket.get_monitor_socket(zmq.EVENT_DISCONNECTED))))
         return kc
 
     start_new_kernel_client = run_sync(async_start_new_kernel_client)
 
     async def _watch(self, monitor):
+        """A connection lost while the kernel lives was closed by ZeroMQ on a message past the size cap."""
         await monitor.recv_multipart()
         await asyncio.sleep(1)  # a kernel that died (closing its connections) is gone by then
         if await ensure_async(self.km.is_alive()):
