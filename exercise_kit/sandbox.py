@@ -26,6 +26,7 @@ import json
 import os
 import secrets
 import signal
+import stat
 import sys
 import tempfile
 import threading
@@ -144,7 +145,7 @@ def run_child(folder: Path, limits: Limits) -> tuple[str, float]:
         if time.monotonic() - last_scan > SCAN_SECONDS:
             tree, last_scan = process_tree(child.pid), time.monotonic()
             peak_mb = max(peak_mb, memory_mb(tree, "pss"))
-            if disk_mb(folder / "work", MAX_FILES) > limits.disk_mb:
+            if disk_mb(folder / "work", MAX_FILES, tree) > limits.disk_mb:
                 outcome = "disk"
                 break
         elif memory_mb(tree, "rss") > limits.memory_mb:
@@ -169,9 +170,10 @@ def run_child(folder: Path, limits: Limits) -> tuple[str, float]:
     return outcome, peak_mb
 
 
-def disk_mb(folder: Path, max_files: int) -> float:
-    """What the files under ``folder`` take on disk (MB); infinite past ``max_files`` entries, or
-    when any part of it cannot be measured.
+def disk_mb(folder: Path, max_files: int, processes: list[psutil.Process] = ()) -> float:
+    """What the files under ``folder``, and those that ``processes`` hold open on its filesystem
+    with no name left, take on disk (MB); infinite past ``max_files`` entries, or when any part of
+    it cannot be measured.
 
     The kernel writes there: links are not followed, and each folder is opened from its parent's
     descriptor, so a path of any length is measured. What vanishes while it is measured takes no
@@ -179,6 +181,7 @@ def disk_mb(folder: Path, max_files: int) -> float:
     """
     total, seen, stack = 0, 0, []
     try:
+        total += _nameless_files(processes, os.stat(folder).st_dev)
         stack.append(_open_folder(folder))
         while stack:
             fd, entries = stack[-1]
@@ -203,6 +206,20 @@ def disk_mb(folder: Path, max_files: int) -> float:
             entries.close()
             os.close(fd)
     return total / 2**20
+
+
+def _nameless_files(processes: list[psutil.Process], device: int) -> int:
+    """Bytes on ``device`` of the files that ``processes`` hold open with no name left (deleted,
+    or made with O_TMPFILE), which no walk of a folder sees."""
+    held = {}
+    for process in processes:
+        with suppress(FileNotFoundError):  # a process gone, or a descriptor closed, meanwhile
+            for fd in os.listdir(f"/proc/{process.pid}/fd"):
+                with suppress(FileNotFoundError):
+                    info = os.stat(f"/proc/{process.pid}/fd/{fd}")
+                    if stat.S_ISREG(info.st_mode) and info.st_nlink == 0 and info.st_dev == device:
+                        held[info.st_ino] = info.st_blocks * 512
+    return sum(held.values())
 
 
 def _open_folder(name, dir_fd: int | None = None) -> tuple:

@@ -340,3 +340,31 @@ def test_an_error_flood_leaves_the_grader_and_its_output_small(tmp_path):
     assert status.startswith("Output limit: "), run.stderr[-2000:]
     assert int(peak_mb) < 400  # about 175 MB; 1.4 GB before the bounds
     assert sum(path.stat().st_size for path in out.rglob("*") if path.is_file()) < 2**20
+
+
+def test_files_deleted_but_held_open_count_on_the_disk(tmp_path):
+    """A file unlinked (or made with O_TMPFILE) while open takes disk that no walk of the folder
+    sees: those of the tree's processes count, and a zombie's absent descriptors do not break it."""
+    read, write = os.pipe()
+    holder = os.fork()
+    if holder == 0:
+        for name in ("deleted", None):
+            fd = os.open(tmp_path / name, os.O_WRONLY | os.O_CREAT) if name else os.open(tmp_path, os.O_WRONLY | os.O_TMPFILE)
+            os.write(fd, b"x" * 2**22)
+            if name:
+                os.unlink(tmp_path / name)
+        os.write(write, b"ready")
+        time.sleep(60)
+        os._exit(0)
+    zombie = os.fork()
+    if zombie == 0:
+        os._exit(0)
+    try:
+        os.read(read, 5)
+        processes = [psutil.Process(holder), psutil.Process(zombie)]
+        assert 8 <= sandbox.disk_mb(tmp_path, 100, processes) < 9
+        assert sandbox.disk_mb(tmp_path, 100) < 1
+    finally:
+        os.kill(holder, signal.SIGKILL)
+        os.waitpid(holder, 0)
+        os.waitpid(zombie, 0)
