@@ -44,6 +44,7 @@ GRADESCOPE_COLUMNS = ["SID", "Email", "Total Score", "Max Points", "Status", "Su
 GRADESCOPE_GRADED = "Graded"
 GRADESCOPE_MISSING = "Missing"
 NO_SUBMISSION = "no submission"
+GRADER_ERROR = "Grader error"  # how a grading status starts when the kit itself failed (grade.py, gradescope.py)
 
 
 @dataclass
@@ -101,6 +102,10 @@ def match(grades_csv: Path, roster_csv: Path, *, manual: Path | None = None) -> 
     grades = grades.set_index(SCORES_DICT_FILE_KEY)
     totals = grades[SCORES_DICT_TOTAL_POINTS_KEY]
     points_possible, totals = totals[POINTS_POSSIBLE_LABEL], totals.drop(POINTS_POSSIBLE_LABEL)
+    status = grades.get(SCORES_DICT_GRADING_STATUS_KEY, pd.Series("", index=grades.index)).drop(POINTS_POSSIBLE_LABEL).astype(str)
+    not_graded = status.str.startswith(GRADER_ERROR)  # the kit failed, not the student: no 0
+    problems += [f"{file} was not graded: {status[file]}" for file in status.index[not_graded]]
+    totals = totals.where(~not_graded)
 
     superseded = set()
     if SUBMISSION_COLUMN in roster.columns:

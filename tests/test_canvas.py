@@ -196,6 +196,15 @@ def test_export_is_quiet_when_roster_and_grades_match(tmp_path):
     assert (result.empty, result.unclaimed, result.problems) == ([], [], [])
 
 
+def test_a_submission_the_kit_failed_to_grade_gets_an_empty_cell_not_a_0(files):
+    grades, gradebook, out = files
+    grades.write_text(GRADES.replace("20,1.0,Completed", "0,0.0,Grader error: BrokenProcessPool: A child process terminated abruptly"))
+    with pytest.warns(UserWarning):
+        result = export(grades, gradebook, out, assignment=ASSIGNMENT)
+    assert pd.isna(result.table.set_index("ID").at["101", ASSIGNMENT])
+    assert result.problems == ["lovelaceada_101_9001_exercise-6-3-lstm.zip was not graded: Grader error: BrokenProcessPool: A child process terminated abruptly"]
+
+
 def test_a_roster_without_the_required_columns_is_refused(tmp_path, roster_files):
     grades, _, out = roster_files
     (tmp_path / "short.csv").write_text("Student,ID,SIS User ID,Section\nAda,101,0042,A\n")
