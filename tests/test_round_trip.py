@@ -110,3 +110,11 @@ def test_grade_with_the_filled_sheet_adds_q7_to_final_grades_out_of_23(round_tri
 @pytest.mark.parametrize("job", ["build", "grade", "run-autograder", "free-response", "canvas"])
 def test_every_jobs_help_shows_an_example(job):
     assert f"example:\n  exercise-kit {job}" in exercise_kit(job, "--help").stdout
+
+
+@pytest.mark.parametrize("file", ["lovelaceada_1001_50001_exercise-6-3-lstm.ipynb", "turingalan_LATE_1002_50002_exercise-6-3-lstm.zip"])
+def test_a_correct_examples_feedback_shows_what_a_student_sees_and_nothing_hidden(round_trip, file):
+    """The example notebooks are made from the student template and run, as students make them."""
+    feedback = (round_trip["folder"] / "graded" / "submissions" / file / "feedback.md").read_text()
+    assert "**20 / 20**" in feedback and "q1_data results: All test cases passed!" in feedback
+    assert not any(word in feedback for word in ("Traceback", "Error", "run_check", "lstm_checks")), feedback
