@@ -20,6 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
 from pathlib import Path
 
+import pandas as pd
 import psutil
 import pytest
 
@@ -134,6 +135,19 @@ def test_the_evidence_for_a_regrade_holds_what_each_check_compared(corpus_batch)
     assert compared["got"] == pytest.approx(5 * compared["expected"], rel=1e-4)  # the sum of 5 squared errors
     assert set(evidence["q2_model"]["inputs"]) >= {"y_true", "y_pred", "x", "kernel"}
     assert evidence["q3_training"]["checks"]["training"]["verdict"] is None  # the loop is right
+
+
+def test_the_summary_of_the_corpus_lists_each_reason_with_its_count_and_each_questions_item_statistics(corpus_batch):
+    summary = corpus_batch[1] / "graded" / "summary"
+    questions = pd.read_csv(summary / "questions.csv").set_index("question")
+    assert list(questions.index) == list(variants.POINTS)
+    assert questions["facility"].between(0, 1).all() and questions["discrimination"].between(-1, 1).all()
+    reasons = pd.read_csv(summary / "reasons.csv")
+    for submission in (s for s in CORPUS if s.feedback):
+        for question, expected in submission.feedback.items():
+            rows = reasons[(reasons["question"] == question) & reasons["reason"].str.contains(expected, regex=False)]
+            assert len(rows) and rows["files"].str.contains(submission.name, regex=False).any(), (question, expected)
+            assert (rows["submissions"] >= 1).all()
 
 
 def test_points_possible_are_the_assignments(corpus_grades):
