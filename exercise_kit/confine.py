@@ -16,7 +16,7 @@ door: afterwards the process and its descendants
   refuses ``memfd_create``, ``memfd_secret`` and System V shared memory, and the temporary folders
   are one size-capped tmpfs;
 - stay in the process group and session of the process that called ``confine``: the filter makes
-  ``setsid`` and ``setpgid`` do nothing. The grader kills the whole group at once
+  ``setsid`` do nothing and refuses ``setpgid``. The grader kills the whole group at once
   (``killpg``, which no fork can slip past), and the scheduler's autogroup is per session, so a
   hundred busy processes share the CPU of one submission;
 - cannot signal, ptrace or read ``/proc`` of processes outside their sandbox (Landlock scopes;
@@ -443,9 +443,10 @@ def _seccomp_filter() -> bool:
       socket call, is refused too.
     - Memory the tree's PSS does not count: a memfd or a System V segment holds pages while no
       process maps them. TensorFlow, NumPy and Jupyter use neither.
-    - ``setsid`` and ``setpgid`` succeed and do nothing, so that every process stays in the
-      kernel's group (killed at once) and session (one autogroup), and a program started in a
-      new session still starts.
+    - Every process stays in the kernel's group (killed at once) and session (one autogroup):
+      ``setsid`` succeeds and does nothing, so that a program started in a new session
+      (``start_new_session``) still starts; ``setpgid`` is refused, so that a program that
+      moves to a group of its own and then signals its old one does not signal itself.
     - System calls of another ABI than the process's own (32-bit x86, x32) kill the process.
     """
     arch = SECCOMP_ARCHES.get(os.uname().machine)
@@ -461,10 +462,9 @@ def _seccomp_filter() -> bool:
         (JUMP_IF_AT_LEAST, 0, 1, X32_SYSCALL_BIT),
         (RETURN, 0, 0, SECCOMP_RET_KILL_PROCESS),
     ]
-    for nr in (*IO_URING, memfd_nr, MEMFD_SECRET, shmget_nr):
+    for nr in (*IO_URING, memfd_nr, MEMFD_SECRET, shmget_nr, setpgid_nr):
         program += [(JUMP_IF_EQUAL, 0, 1, nr), (RETURN, 0, 0, SECCOMP_RET_ERRNO | errno.EPERM)]
-    for nr in (setsid_nr, setpgid_nr):
-        program += [(JUMP_IF_EQUAL, 0, 1, nr), (RETURN, 0, 0, SECCOMP_RET_ERRNO | 0)]  # returns 0
+    program += [(JUMP_IF_EQUAL, 0, 1, setsid_nr), (RETURN, 0, 0, SECCOMP_RET_ERRNO | 0)]  # returns 0
     program += [
         (JUMP_IF_EQUAL, 2, 0, socket_nr),
         (JUMP_IF_EQUAL, 1, 0, socketpair_nr),

@@ -330,18 +330,19 @@ def test_a_confined_process_holds_no_memory_outside_its_mappings(mode, work):
 
 
 def test_a_confined_process_and_its_children_stay_in_its_process_group_and_session(mode, work):
-    """``setsid`` and ``setpgid`` do nothing: one ``killpg`` reaches every process the kernel
-    makes, and the scheduler gives the whole tree one autogroup's share."""
+    """``setsid`` does nothing and ``setpgid`` is refused: one ``killpg`` reaches every process
+    the kernel makes, and the scheduler gives the whole tree one autogroup's share."""
 
     def leave():
         before = os.getpgrp(), os.getsid(0)
         os.setsid()
-        os.setpgid(0, 0)
+        refused = outcome(lambda: os.setpgid(0, 0))
         child = subprocess.run([sys.executable, "-c", "import os; os.setsid(); print(os.getpgrp(), os.getsid(0))"], start_new_session=True, capture_output=True, text=True, check=True)
-        return before, (os.getpgrp(), os.getsid(0)), tuple(map(int, child.stdout.split()))
+        return before, (os.getpgrp(), os.getsid(0)), tuple(map(int, child.stdout.split())), refused
 
-    before, after, child = in_sandbox(mode, work, leave)
+    before, after, child, refused = in_sandbox(mode, work, leave)
     assert before == after == child
+    assert refused == "PermissionError"
 
 
 def test_a_confined_process_cannot_signal_or_inspect_processes_outside_it(mode, work):
