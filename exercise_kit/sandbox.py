@@ -316,16 +316,19 @@ def _in_group(process: psutil.Process, pgid: int) -> bool:
 def _kill_uid(uid: int) -> None:
     """Kill every process of ``uid``: ``kill(-1)`` from a process that has become that uid reaches
     them all, whatever their group or parent."""
+    _kill_until_none_left(lambda: _kill_all_as(uid), lambda process: process.info["uids"] and process.info["uids"].real == uid)
+
+
+def _kill_all_as(uid: int) -> None:
+    """``kill(-1, SIGKILL)`` from a child that has become ``uid`` (and does nothing else)."""
     helper = os.fork()
     if helper == 0:
-        code = 1
         try:
             os.setgroups([])
             os.setresuid(uid, uid, uid)
-            _kill_until_none_left(lambda: os.kill(-1, signal.SIGKILL), lambda process: process.info["uids"] and process.info["uids"].real == uid)
-            code = 0
+            os.kill(-1, signal.SIGKILL)
         finally:
-            os._exit(code)
+            os._exit(0)
     os.waitpid(helper, 0)
 
 
