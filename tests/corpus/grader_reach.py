@@ -1,4 +1,4 @@
-"""Attacks on what the grader holds: its descriptors, its environment, its memory and its disk.
+"""Attacks on what the grader holds: its descriptors, its environment, its memory and its output.
 
 Conventions as in ``attacks.py``: a canary starts from the solution and spoils its
 ``answer_forget_gate`` if the forbidden action worked; a damage case starts from the solution and
@@ -27,9 +27,10 @@ OUTPUT_LIMIT = r"^Output limit: "
 # shm_unlink the name as root at the end of the batch), a file outside its folder (the grading
 # child's log, where the grader looked for the reason of a crash). Each gets a REGISTER line for a
 # name that does not exist, and each file a forged error line.
-# Before (commit 469d7fd): it wrote into the "alive" and tracker pipes and three copies of
-# grading.log; the fork server stopped, the submissions graded beside it ended "Crashed", and a new
-# fork server was started with the grader's whole environment.
+# Before (commit 469d7fd, measured): it wrote into the "alive" and tracker pipes and three copies
+# of grading.log; the fork server stopped, the notebook graded beside it ended "Crashed" (5 / 20),
+# its own status was its forged line, and a new fork server was started with the grader's whole
+# environment.
 
 WRITE_INHERITED = r'''
 import multiprocessing.forkserver
@@ -104,7 +105,8 @@ def attack():
 # 3. Error flood (solution: must keep full marks). Every values answer the kernel sends gets one
 # more error of 3 MB, under a name no check asks for. The record, results.json and the feedback
 # hold a few kilobytes of it at most. (The same with 100 MB errors: tests/test_sandbox.py.)
-# Before: each error was written whole into values/<question>.json and read back by the worker.
+# Before: each error was written whole into values/<question>.json and read back by the worker
+# (100 MB errors: the grade command peaked at 1.4 GB, measured).
 
 FLOOD_ERRORS = r'''
 import IPython
@@ -130,7 +132,8 @@ def attack():
 # ---------------------------------------------------------------------------------------------
 # 4. Print flood (solution): 64 MB of prints right after q2's check. Grading stops at the output
 # limit (50 MB); q1 and q2, taken before, keep their points.
-# Before: nbclient held every byte (300 MB of prints: 1.2 GB in the grading child).
+# Before (measured): 20 / 20, "Completed", nbclient held every byte: the grading child and its
+# kernel peaked at 477 MB (276 MB for the error flood beside it).
 
 FLOOD_OUTPUT = """\
 line = "x" * 1023
