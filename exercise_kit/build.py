@@ -11,10 +11,13 @@ and ``run_autograder`` (``exercise_kit/gradescope_zip/``), the pinned grading en
 sandboxed grader (see ``gradescope``).
 """
 
+import base64
+import json
 import re
 import shutil
 import tempfile
 import zipfile
+import zlib
 from pathlib import Path
 
 import nbformat
@@ -38,6 +41,9 @@ def build(destination: Path = ROOT) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         dist = Path(tmp) / "dist"
         otter_assign(str(MASTER_NOTEBOOK), str(dist), no_pdfs=True)
+        blanks = setup_blanks(read_notebook(dist / "student" / NOTEBOOK_NAME))
+        for path in (dist / "student" / NOTEBOOK_NAME, dist / "autograder" / NOTEBOOK_NAME):
+            nbformat.write(fill_setup_cell(read_notebook(path), blanks), path)
         replace_dir(destination / "student_template")
         write_notebook(read_notebook(dist / "student" / NOTEBOOK_NAME), destination / "student_template" / NOTEBOOK_NAME)
         shutil.copyfile(STUDENT_REQUIREMENTS, destination / "student_template" / "requirements.txt")
@@ -51,6 +57,22 @@ def build(destination: Path = ROOT) -> None:
         write_notebook(fill_model_answer(solution, figures), destination / "solution" / NOTEBOOK_NAME)
         autograder_notebook = destination / "autograder" / NOTEBOOK_NAME
         write_notebook(fill_model_answer(read_notebook(autograder_notebook), figures), autograder_notebook)
+
+
+def setup_blanks(student: nbformat.NotebookNode) -> dict[str, str]:
+    """What the setup cell needs on Colab, where Otter cannot read the notebook: the public checks
+    (compressed, so that no check's text appears in a code cell) and the student pins to install."""
+    tests = json.dumps(student.metadata["otter"]["tests"], sort_keys=True).encode()
+    pins = [line for line in STUDENT_REQUIREMENTS.read_text().splitlines() if line and not line.startswith("#")]
+    return {"{public_checks}": base64.b64encode(zlib.compress(tests, 9)).decode(), "{student_pins}": " ".join(pins)}
+
+
+def fill_setup_cell(nb: nbformat.NotebookNode, blanks: dict[str, str]) -> nbformat.NotebookNode:
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            for blank, text in blanks.items():
+                cell.source = cell.source.replace(blank, text)
+    return nb
 
 
 def model_answer_figures(executed: nbformat.NotebookNode) -> dict[str, str]:
