@@ -85,8 +85,8 @@ def grade_folder(
                 upload, key = futures[future]
                 try:
                     record = future.result()
-                except Exception as error:  # the grader itself failed: record it, carry on
-                    record = sandbox.failed_record(upload.name, f"Grader error: {type(error).__name__}: {error}", autograder_bytes)
+                except Exception as error:  # the grader itself failed: record it, carry on, grade it again next run
+                    record, key = sandbox.failed_record(upload.name, f"Grader error: {type(error).__name__}: {error}", autograder_bytes), None
                 records[upload.name] = with_student(record, upload, key)
                 report.write_report(list(records.values()), out, show_hidden=show_hidden, changed={upload.name})
     finally:  # also on Ctrl-C: the report covers exactly what finished

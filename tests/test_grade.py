@@ -15,6 +15,7 @@ import nbformat
 import pandas as pd
 import pytest
 
+from exercise_kit import sandbox
 from exercise_kit.grade import grade_folder
 from exercise_kit.paths import NOTEBOOK_NAME, STUDENT_DIR
 
@@ -56,6 +57,21 @@ def test_ctrl_c_keeps_what_finished_and_a_rerun_grades_only_the_rest(tmp_path):
     assert (grades["grading_status"].iloc[1:] == "Completed").all()
     for file, record in first.items():  # graded once: the rerun kept the record as it was
         assert json.loads((out / "submissions" / file / "record.json").read_text()) == record
+
+
+def test_a_submission_the_grader_failed_on_is_graded_again_on_the_next_run(tmp_path, monkeypatch):
+    submissions, out = tmp_path / "submissions", tmp_path / "out"
+    write_blank_submissions(submissions, 1)
+
+    def broken(*args):
+        raise RuntimeError("the grader broke")
+
+    monkeypatch.setattr(sandbox, "grade_submission", broken)
+    grade_folder(submissions, out, workers=1)
+    assert read_grades(out)["grading_status"].iloc[0] == "Grader error: RuntimeError: the grader broke"
+    monkeypatch.undo()
+    grade_folder(submissions, out, workers=1)
+    assert read_grades(out)["grading_status"].iloc[0] == "Completed"
 
 
 def test_a_changed_submission_is_graded_again(tmp_path):
