@@ -213,13 +213,27 @@ def _nameless_files(processes: list[psutil.Process], device: int) -> int:
     or made with O_TMPFILE), which no walk of a folder sees."""
     held = {}
     for process in processes:
-        with suppress(FileNotFoundError):  # a process gone, or a descriptor closed, meanwhile
+        try:
             for fd in os.listdir(f"/proc/{process.pid}/fd"):
-                with suppress(FileNotFoundError):
+                with suppress(FileNotFoundError):  # closed meanwhile
                     info = os.stat(f"/proc/{process.pid}/fd/{fd}")
                     if stat.S_ISREG(info.st_mode) and info.st_nlink == 0 and info.st_dev == device:
                         held[info.st_ino] = info.st_blocks * 512
+        except FileNotFoundError:
+            continue  # gone
+        except PermissionError:
+            if _has_memory(process.pid):
+                raise
+            # A zombie, or exiting: its /proc folder is root's, and it holds no file for long.
     return sum(held.values())
+
+
+def _has_memory(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/statm") as statm:
+            return statm.read().split()[0] != "0"
+    except FileNotFoundError:
+        return False
 
 
 def _open_folder(name, dir_fd: int | None = None) -> tuple:

@@ -368,3 +368,21 @@ def test_files_deleted_but_held_open_count_on_the_disk(tmp_path):
         os.kill(holder, signal.SIGKILL)
         os.waitpid(holder, 0)
         os.waitpid(zombie, 0)
+
+
+def test_as_an_ordinary_user_a_zombie_does_not_make_the_disk_unmeasurable(users_folder):
+    """A zombie's /proc folder is root's: an ordinary user's grader cannot list its descriptors,
+    and it holds none."""
+    read, write = os.pipe()
+    child = os.fork()
+    if child == 0:
+        become_ordinary_user()
+        zombie = os.fork()
+        if zombie == 0:
+            os._exit(0)
+        time.sleep(0.2)
+        os.write(write, str(sandbox.disk_mb(users_folder, 100, [psutil.Process(zombie)])).encode())
+        os._exit(0)
+    os.close(write)
+    os.waitpid(child, 0)
+    assert float(os.read(read, 100)) < 1
