@@ -12,6 +12,7 @@ weights and inputs drawn for each submission, so only code that computes the rig
 Otter alone (``otter run``, Gradescope's Otter image).
 """
 
+import contextvars
 import itertools
 import re
 
@@ -114,12 +115,13 @@ def lstm_trace(kernel, recurrent_kernel, bias, x, dtype=np.float64, *, order="if
     return trace
 
 
-def predict(weights, x):
-    """The model's output: sigmoid(last hidden state * dense weight + dense bias)."""
+def predict(weights, x, readout="hidden"):
+    """The model's output: sigmoid(last hidden state * dense weight + dense bias). ``readout``
+    "cell" reads the last cell state instead (a student's forward may, which Q2 scores)."""
     trace = lstm_trace(weights["kernel"], weights["recurrent_kernel"], weights["bias"], x)
     dense_kernel = np.asarray(weights["dense_kernel"], np.float64)
     dense_bias = np.asarray(weights["dense_bias"], np.float64)
-    return _sigmoid(trace["hidden"][:, -1:] @ dense_kernel + dense_bias)
+    return _sigmoid(trace[readout][:, -1:] @ dense_kernel + dense_bias)
 
 
 LEARNING_RATE = float(np.float32(0.01))  # the value Keras keeps, in a float32 variable
@@ -132,9 +134,9 @@ MSE = ("squared", 1.0)
 ERROR_TERMS = {"squared": (np.square, lambda e: 2 * e), "absolute": (np.abs, np.sign)}
 
 
-def loss_and_gradients(weights, X, Y, dtype=np.float64, loss=MSE):
+def loss_and_gradients(weights, X, Y, dtype=np.float64, loss=MSE, readout="hidden"):
     """The loss (the MSE unless ``loss`` says otherwise) and its gradient for every weight, by
-    backpropagation through time."""
+    backpropagation through time, for the model that ``predict`` computes with ``readout``."""
     w = {name: np.asarray(weights[name], dtype) for name in WEIGHT_NAMES}
     X, Y = np.asarray(X, dtype), np.asarray(Y, dtype)
     batch, steps, _ = X.shape
@@ -142,15 +144,17 @@ def loss_and_gradients(weights, X, Y, dtype=np.float64, loss=MSE):
     i, f, g, o, c, h = (trace[name] for name in ("input", "forget", "candidate", "output", "cell", "hidden"))
     c_before = np.hstack([np.zeros((batch, 1), dtype), c[:, :-1]])  # c_{t-1}, with c_0 = 0
     h_before = np.hstack([np.zeros((batch, 1), dtype), h[:, :-1]])
-    p = _sigmoid(h[:, -1:] @ w["dense_kernel"] + w["dense_bias"])
+    state = trace[readout][:, -1:]  # what the output layer reads
+    p = _sigmoid(state @ w["dense_kernel"] + w["dense_bias"])
     (term, derivative), scale = ERROR_TERMS[loss[0]], loss[1]
     value = scale * float(np.mean(term(p - Y)))
 
     dz_out = scale * derivative(p - Y) / Y.size * p * (1 - p)  # through the mean and the output sigmoid
-    grads = {"dense_kernel": h[:, -1:].T @ dz_out, "dense_bias": dz_out.sum(axis=0)}
+    grads = {"dense_kernel": state.T @ dz_out, "dense_bias": dz_out.sum(axis=0)}
     grads.update({name: np.zeros_like(w[name]) for name in WEIGHT_NAMES[:3]})
-    dh = dz_out @ w["dense_kernel"].T  # (batch, 1)
-    dc = np.zeros((batch, 1), dtype)
+    d_state = dz_out @ w["dense_kernel"].T  # (batch, 1)
+    dh = d_state if readout == "hidden" else np.zeros((batch, 1), dtype)
+    dc = d_state if readout == "cell" else np.zeros((batch, 1), dtype)
     for t in reversed(range(steps)):
         col = lambda a: a[:, t : t + 1]  # noqa: E731 - one step, as a column
         tanh_c = np.tanh(col(c))
@@ -169,20 +173,21 @@ def loss_and_gradients(weights, X, Y, dtype=np.float64, loss=MSE):
     return value, grads
 
 
-def rmsprop_losses(initial_weights, X, Y, epochs, dtype=np.float64, loss=MSE):
+def rmsprop_losses(initial_weights, X, Y, epochs, dtype=np.float64, loss=MSE, readout="hidden"):
     """The loss before each of ``epochs`` Keras 3 RMSprop steps (rho 0.9, epsilon 1e-7, no momentum).
 
     Keras' update: velocity = rho * velocity + (1 - rho) * g**2, then
     w -= lr * g / sqrt(velocity + epsilon) (epsilon inside the root). The start is the float32
     model that the student's cell holds, so both curves leave from the same point. ``dtype``: the
     precision of the arithmetic (float32 shows whether a start is sensitive to rounding). ``loss``:
-    the loss trained on (a student's ``mse_loss`` may be another, which Q2 scores).
+    the loss trained on (a student's ``mse_loss`` may be another, which Q2 scores); ``readout``: the
+    state the output layer reads (see ``predict``).
     """
     w = {name: np.asarray(initial_weights[name], np.float32).astype(dtype) for name in WEIGHT_NAMES}
     velocity = {name: np.zeros_like(w[name]) for name in WEIGHT_NAMES}
     losses = np.zeros(epochs)
     for epoch in range(epochs):
-        losses[epoch], grads = loss_and_gradients(w, X, Y, dtype, loss)
+        losses[epoch], grads = loss_and_gradients(w, X, Y, dtype, loss, readout)
         for name in WEIGHT_NAMES:
             velocity[name] = RMSPROP_RHO * velocity[name] + (1 - RMSPROP_RHO) * grads[name] ** 2
             w[name] = w[name] - LEARNING_RATE * grads[name] / np.sqrt(velocity[name] + RMSPROP_EPSILON)
@@ -257,10 +262,10 @@ def training_start(probe):
     return {name: probe[f"train_{name}"] for name in WEIGHT_NAMES}
 
 
-def training_reference(probe, loss=MSE):
+def training_reference(probe, loss=MSE, readout="hidden"):
     """RMSprop's losses for the training probe, one epoch more than it runs (a loss recorded after
     the update is accepted too), from the probe's own start and data."""
-    return rmsprop_losses(training_start(probe), probe["train_x"], probe["train_y"], TRAINING_EPOCHS + 1, loss=loss)
+    return rmsprop_losses(training_start(probe), probe["train_x"], probe["train_y"], TRAINING_EPOCHS + 1, loss=loss, readout=readout)
 
 
 def _discriminates(reference):
@@ -353,14 +358,33 @@ def _close(got, expected, atol, rtol=0.0):
     return bool(got.shape == expected.shape and finite and np.all(np.abs(got - expected) <= tolerance))
 
 
+# What the running check compared, for the staff's evidence (``verdict_with_evidence``).
+_EVIDENCE = contextvars.ContextVar("evidence", default=None)
+
+
+def _note(what, **items):
+    """Record, for staff, what a check compared: arrays as lists, numbers as numbers."""
+    evidence = _EVIDENCE.get()
+    if evidence is not None:
+        evidence.append({"what": what, **{key: np.asarray(value).tolist() if not isinstance(value, str) else value for key, value in items.items()}})
+
+
+def _compare(what, got, expected, atol, rtol=0.0):
+    """``_close``, recorded as evidence."""
+    _note(what, got=got, expected=expected, atol=atol, rtol=rtol)
+    return _close(got, expected, atol, rtol)
+
+
 def check_data_x(values, errors, probe):
     X = _array(values, errors, "X", "X", (SEQUENCES, STEPS, 1))
+    _note("X, exactly", got=X, expected=make_data()[0])
     if not np.array_equal(X, make_data()[0]):
         raise CheckFailed("X is not the 5 shifted sequences in which every 5th element is 1.")
 
 
 def check_data_y(values, errors, probe):
     Y = _array(values, errors, "Y", "Y", (SEQUENCES, 1))
+    _note("Y, exactly", got=Y, expected=make_data()[1])
     if not np.array_equal(Y, make_data()[1]):
         raise CheckFailed("Y should say, for each sequence, whether its next element is 1.")
 
@@ -372,7 +396,7 @@ def check_forward(values, errors, probe):
     if np.shape(got) == () and not isinstance(got, (dict, str)) and not np.isfinite(got):
         raise CheckFailed("forward returns nothing (None): return output_layer(h), an array of shape (batch, 1).")
     got = _array(values, errors, "forward_probe", what, (len(x), 1))
-    if not _close(got, predict(probe, x), ATOL):
+    if not _compare("forward on the probe's cell, output layer and x", got, predict(probe, x), ATOL):
         raise CheckFailed(_forward_mistake(got, probe))
 
 
@@ -383,7 +407,7 @@ def _forward_mistake(got, probe):
     steps = trace["hidden"].shape[1]
 
     def dense(state, t, activation=_sigmoid):
-        return activation(trace[state][:, t : t + 1] @ dense_kernel + dense_bias)
+        return activation(trace[state][:, [t]] @ dense_kernel + dense_bias)
 
     known = [
         (trace["hidden"][:, -1:], "forward returns the last hidden state itself: apply output_layer to it."),
@@ -415,7 +439,7 @@ def check_loss_function(values, errors, probe):
     if not np.all(np.isfinite(got)):
         raise CheckFailed("mse_loss returns nothing (None) or a value that is not finite: return the mean of the squared errors.")
     got = float(np.ravel(got)[0])
-    if _close(got, _loss_of(MSE, probe), 1e-7, 1e-4):
+    if _compare("mse_loss on the probe's y_true and y_pred", got, _loss_of(MSE, probe), 1e-7, 1e-4):
         return
     if _close(got, np.sqrt(_loss_of(MSE, probe)), 1e-7, 1e-4):
         raise CheckFailed("mse_loss returns the root of the mean squared error: leave the square root out.")
@@ -438,15 +462,18 @@ def check_training(values, errors, probe):
     RMSprop's steps; and the model it trained in the notebook has a loss below 1e-5 (pasted weights
     pass only that). Both references are the grader's own: the probe's data, and ``make_data()``."""
     curve = _need(values, errors, "training_curve", f"the losses of train(X, Y, {TRAINING_EPOCHS}) from other initial weights and data")
-    loss_used = student_loss(values, probe)
-    reference = training_reference(probe, loss_used)
+    loss_used, readout = student_loss(values, probe), student_readout(values, probe)
+    reference = training_reference(probe, loss_used, readout)
     if not _discriminates(reference):
         raise CheckFailed("The grader could not draw a training probe for this check: ask your instructor to grade it again.")
+    _note("train's losses from the probe's start and data, against RMSprop's (before or after each update)",
+          got=curve, expected=reference, rtol=TRAINING_CURVE_RTOL, loss=str(loss_used), readout=readout)
     message = training_curve_matches(curve, reference)
     if message:
         raise CheckFailed(message)
     X, Y = make_data()
-    loss = float(np.mean((predict(_trained_weights(values, errors), X) - Y) ** 2))
+    loss = float(np.mean((predict(_trained_weights(values, errors), X, readout) - Y) ** 2))
+    _note("the trained model's MSE on X, Y, below the threshold", got=loss, expected=LOSS_THRESHOLD, rtol=LOSS_TOLERANCE - 1)
     if not loss < LOSS_THRESHOLD * LOSS_TOLERANCE:
         hint = " Your mse_loss is not the mean squared error (see q2_model), which can keep the training from getting there." if loss_used != MSE else ""
         raise CheckFailed(f"The model trained in the notebook has a loss on X, Y of 1e-5 or more: train until it is below 1e-5.{hint}")
@@ -465,27 +492,37 @@ def student_loss(values, probe):
     return MSE
 
 
+def student_readout(values, probe):
+    """The state the student's ``forward`` feeds to the output layer, as Q2's probe shows it: "cell"
+    when it reads the cell state (a mistake Q2 scores), else "hidden". The later questions judge the
+    student's own model, so that this mistake costs Q2's points only."""
+    got = values.get("forward_probe")
+    if got is None or isinstance(got, (dict, str)) or np.shape(got) != (len(probe["x"]), 1):
+        return "hidden"
+    return "cell" if _close(got, predict(probe, probe["x"], "cell"), ATOL) else "hidden"
+
+
 def _loss_of(loss, probe):
     (term, _), scale = ERROR_TERMS[loss[0]], loss[1]
     return scale * np.mean(term(np.asarray(probe["y_true"], np.float64) - np.asarray(probe["y_pred"], np.float64)))
 
 
-def _solves_task(weights):
+def _solves_task(weights, readout="hidden"):
     """Whether the model predicts 1 for exactly the sequence whose next element is 1 (with margin)."""
     X, Y = make_data()
-    model = predict(weights, X)
+    model = predict(weights, X, readout)
     return bool(np.all(np.where(Y == 1, model > 1 - PREDICTION_MARGIN, model < PREDICTION_MARGIN)))
 
 
 def check_prediction_pattern(values, errors, probe):
     X, _ = make_data()
     weights = _trained_weights(values, errors)
-    got = _array(values, errors, "predictions", "predictions", (SEQUENCES, 1))
-    if not _close(got, predict(weights, X), 1e-3):
-        if _close(got, predict(INITIAL_WEIGHTS, X), 1e-3):
+    got, readout = _array(values, errors, "predictions", "predictions", (SEQUENCES, 1)), student_readout(values, probe)
+    if not _compare("predictions, against the trained weights' outputs for X", got, predict(weights, X, readout), 1e-3):
+        if _close(got, predict(INITIAL_WEIGHTS, X, readout), 1e-3):
             raise CheckFailed("predictions are the outputs of the untrained model (INITIAL_WEIGHTS): compute them after training, with the trained cell and output_layer.")
         raise CheckFailed("predictions are not the outputs of the trained cell and output_layer for X: compute them with forward(cell, output_layer, X) after training.")
-    if not _solves_task(weights):
+    if not _solves_task(weights, readout):
         raise CheckFailed("The model does not predict 1 for exactly the sequence whose next element is 1.")
 
 
@@ -513,7 +550,7 @@ def _check_gates(values, errors, key, weights, x, where):
             raise CheckFailed(f"lstm_gates returns '{name}' as (steps, batch): each value should have shape (batch, steps), one row per sequence.")
         if np.shape(got) != shape:
             raise CheckFailed(f"lstm_gates must return '{name}' with shape (batch, steps) = {shape} {where}, not {np.shape(got)}.")
-    if not all(_close(gates[name], expected[name], ATOL) for name in GATE_NAMES):
+    if not all([_compare(f"lstm_gates '{name}' {where}", gates[name], expected[name], ATOL) for name in GATE_NAMES]):
         raise CheckFailed(_gates_mistake(gates, weights, x, expected, where))
 
 
@@ -616,9 +653,10 @@ def _answer_check(name):
         if answer not in ("A", "B", "C"):
             raise CheckFailed(f"{name} should be one of 'A', 'B' or 'C'.")
         weights = _trained_weights(values, errors)
-        if not _solves_task(weights):
-            raise CheckFailed(f"{name} can only be checked against a trained cell that predicts the sequence.")
+        if not _solves_task(weights, student_readout(values, probe)):
+            raise CheckFailed(f"{name} can only be checked against a trained cell that predicts the sequence (see q3_training and q4_predictions).")
         own = derive_answers(weights)[name]
+        _note(f"{name}: the student's letter, the letter their trained cell shows, the exercise's", got=answer, expected=own, exercise=EXPECTED_ANSWERS[name])
         if answer != own:
             raise CheckFailed(f"{name} does not describe what your own trained cell shows.")
         if answer != EXPECTED_ANSWERS[name]:
@@ -631,7 +669,11 @@ def _answer_check(name):
 # with those, so that no cell can swap other weights in for one check.
 TAKEN_ONCE = ("weights",)
 # Values another question's check reads, as the question that asked for them got them.
-SHARED = {"training": ("loss_probe",)}
+SHARED = {
+    "training": ("loss_probe", "forward_probe"),
+    "prediction_pattern": ("forward_probe",),
+    **{name: ("forward_probe",) for name in ANSWER_NAMES},
+}
 # check name -> (check, values it needs)
 CHECKS = {
     "data_x": (check_data_x, ["X"]),
@@ -644,6 +686,16 @@ CHECKS = {
     "gates_random": (check_gates_random, ["gates_probe"]),
     **{name: (_answer_check(name), ["weights", name]) for name in ANSWER_NAMES},
 }
+
+
+def verdict_with_evidence(name, values, errors, probe):
+    """``verdict``, and what the check compared (values, references, tolerances) for staff."""
+    evidence = []
+    token = _EVIDENCE.set(evidence)
+    try:
+        return verdict(name, values, errors, probe), evidence
+    finally:
+        _EVIDENCE.reset(token)
 
 
 def verdict(name, values, errors, probe):
