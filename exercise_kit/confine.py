@@ -319,13 +319,32 @@ def _sandbox_id(kind: str) -> int:
     the ids it maps, above its real users' and below ``nobody``."""
     with open(f"/proc/self/{kind}_map") as id_map:
         ranges = [tuple(map(int, line.split())) for line in id_map if line.strip()]
-    wanted = SANDBOX_UID_BASE + os.getpid()
+    wanted = _unheld(SANDBOX_UID_BASE + os.getpid(), kind)
     if any(first <= wanted < first + count for first, _, count in ranges):
         return wanted
     first, _, count = max(ranges, key=lambda mapped: mapped[2])
     if count < 1024:
         raise ConfinementError(f"this machine maps {count} {kind}s: none can be the kernel's own")
     return first + count // 2 + os.getpid() % (count // 2 - 2)
+
+
+def _unheld(wanted: int, kind: str) -> int:
+    """``wanted``, or the first id after it, ``pid_max`` apart, that no process holds. Pids are
+    reused: what an earlier kernel with this pid left running must neither share this kernel's uid
+    (its files, its process cap) nor be killed with it, nor kill it."""
+    field = "Uid:" if kind == "uid" else "Gid:"
+    held = set()
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/status") as status:
+                held.add(int(next(line for line in status if line.startswith(field)).split()[1]))
+        except (OSError, StopIteration):
+            continue  # gone
+    with open("/proc/sys/kernel/pid_max") as pid_max:
+        step = int(pid_max.read())
+    while wanted in held:
+        wanted += step
+    return wanted
 
 
 def _unshare(root: bool) -> int:

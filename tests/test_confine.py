@@ -429,3 +429,27 @@ def test_in_a_container_the_kernel_keeps_its_temporary_files_in_its_folder(elsew
     finally:
         for folder in ("/tmp", "/var/tmp", "/dev/shm"):
             Path(folder, name).unlink(missing_ok=True)
+
+
+def test_a_kernel_never_takes_the_uid_of_a_process_still_running():
+    """Pids are reused: a kernel whose pid was an earlier kernel's gets another uid while what
+    the earlier one left runs (else each could reach the other, and be killed with it)."""
+    taken = confine.SANDBOX_UID_BASE + 1_000_000 + os.getpid()
+    release, hold = os.pipe()
+    ready, done = os.pipe()
+    left = os.fork()
+    if left == 0:
+        os.close(hold)
+        os.setresuid(taken, taken, taken)
+        os.write(done, b"x")
+        os.read(release, 1)
+        os._exit(0)
+    os.close(release)
+    os.read(ready, 1)
+    try:
+        with open("/proc/sys/kernel/pid_max") as pid_max:
+            assert confine._unheld(taken, "uid") == taken + int(pid_max.read())
+        assert confine._unheld(taken + 1, "uid") == taken + 1
+    finally:
+        os.close(hold)
+        os.waitpid(left, 0)
