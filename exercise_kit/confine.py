@@ -34,8 +34,10 @@ Two modes, chosen by the effective uid:
   user namespace, so it counts this kernel's processes only. Landlock ABI 6 is required: it alone
   keeps the files, signals and abstract sockets of the user's other processes out of reach.
 - root (containers, CI) makes the namespaces without a user namespace, then becomes a uid and gid of
-  its own, ``SANDBOX_UID_BASE + pid``. One uid per kernel, never a real user's: the process cap is
-  counted per uid, and kernels graded side by side must not share a cap or each other's files.
+  its own, ``SANDBOX_UID_BASE + pid`` (plus a multiple of ``pid_max`` while a process holds that
+  one). One uid per kernel, never a real user's nor one a process still runs as: the process cap
+  is counted per uid, and kernels graded side by side must not share a cap, each other's files,
+  or the final kill.
   ``work`` is handed to that uid. Without namespaces (``unshare`` needs CAP_SYS_ADMIN, which a
   Docker container such as Gradescope's lacks), the uid and whatever Landlock ABI the machine has
   are applied: files, TCP and (ABI 6) signals stay confined as far as Landlock goes, but hidden
@@ -314,9 +316,9 @@ def _own_proc() -> str:
 
 
 def _sandbox_id(kind: str) -> int:
-    """The kernel's own uid or gid as root: ``SANDBOX_UID_BASE + pid`` where the machine has it;
-    in a container that maps fewer ids (rootless, or user-namespaced), one from the upper half of
-    the ids it maps, above its real users' and below ``nobody``."""
+    """The kernel's own uid or gid as root: ``SANDBOX_UID_BASE + pid`` (or ``_unheld``'s next)
+    where the machine has it; in a container that maps fewer ids (rootless, or user-namespaced),
+    one from the upper half of the ids it maps, above its real users' and below ``nobody``."""
     with open(f"/proc/self/{kind}_map") as id_map:
         ranges = [tuple(map(int, line.split())) for line in id_map if line.strip()]
     wanted = _unheld(SANDBOX_UID_BASE + os.getpid(), kind)
