@@ -25,12 +25,12 @@ import psutil
 import pytest
 
 from container import seccomp_filter
-from corpus import attacks, grader_reach, limits, mistakes, references, variants
+from corpus import attacks, grader_reach, limits, mistakes, platform, references, variants
 from exercise_kit import gradescope
 from exercise_kit.grade import grade_folder
 from exercise_kit.paths import ROOT
 
-CORPUS = variants.CORPUS + mistakes.MISTAKES + attacks.ATTACKS + references.ATTACKS + limits.ATTACKS + grader_reach.ATTACKS
+CORPUS = variants.CORPUS + mistakes.MISTAKES + attacks.ATTACKS + references.ATTACKS + limits.ATTACKS + grader_reach.ATTACKS + platform.CASES
 
 # A normal submission takes 10 to 20 s; the endless loop costs this much of one worker.
 TIMEOUT_SECONDS = 120

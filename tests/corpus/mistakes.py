@@ -76,6 +76,7 @@ MISTAKES = [
         feedback={"q2_model": "forward applies output_layer to the last cell state c: apply it to the last hidden state h."},
     ),
     # Zero states of a fixed batch of 5: the notebook's own X passes, the grader's 3 sequences raise.
+    # q2's public check calls forward on X[:3] too, so the student is warned (tests/test_platform.py).
     Submission(
         "mistake-forward-fixed-batch.ipynb",
         edited(SOLUTION, Replace(SOLUTION_FORWARD, SOLUTION_FORWARD.replace("h = tf.zeros((tf.shape(X)[0], 1))", "h = tf.zeros((5, 1))"))),
