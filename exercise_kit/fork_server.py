@@ -89,10 +89,15 @@ class _OnceForkServer(multiprocessing.forkserver.ForkServer):
 
 @contextmanager
 def _short_environment():
-    """The process's environment (the C one, which a new process inherits) is ``ENVIRONMENT`` meanwhile."""
+    """The process's environment (the C one, which a new process inherits) is ``ENVIRONMENT`` meanwhile.
+
+    With PYTHONSAFEPATH: the fork server runs ``python -c``, which would otherwise import first from
+    the folder the grade command was started in, where a submission's folder may be named ``exercise_kit``.
+    """
     grader_environment = dict(os.environ)
     os.environ.clear()
     os.environ.update({name: value for name, value in grader_environment.items() if name in ENVIRONMENT or name.startswith(ENVIRONMENT_PREFIXES)})
+    os.environ["PYTHONSAFEPATH"] = "1"
     try:
         yield
     finally:

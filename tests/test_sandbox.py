@@ -387,3 +387,20 @@ def test_as_an_ordinary_user_a_zombie_does_not_make_the_disk_unmeasurable(users_
     os.close(write)
     os.waitpid(child, 0)
     assert float(os.read(read, 100)) < 1
+
+
+def test_a_folder_named_exercise_kit_where_grade_runs_is_never_imported(tmp_path):
+    """The fork server runs ``python -c``, which would import first from the current folder: a
+    plain folder of submissions graded in place may hold a student's folder of that name."""
+    marker = tmp_path / "imported"
+    (tmp_path / "exercise_kit").mkdir()
+    for module in ("__init__.py", "preload.py"):
+        (tmp_path / "exercise_kit" / module).write_text(f"open({str(marker)!r}, 'w').close()\n")
+    submissions = tmp_path / "submissions"
+    submissions.mkdir()
+    shutil.copy(variants.TEMPLATE, submissions / "alice.ipynb")
+    command = Path(sys.executable).with_name("exercise-kit")
+    run = subprocess.run([str(command), "grade", "submissions", "--out", "graded"], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert not marker.exists()
+    assert pd.read_csv(tmp_path / "graded" / "final_grades.csv")["grading_status"].iloc[1] == "Completed"
