@@ -12,8 +12,7 @@ stand-in that records what the setup cell asks it to install: the pins are insta
 and the test stays offline.
 """
 
-import json
-import shutil
+import os
 import sys
 from pathlib import Path
 
@@ -51,7 +50,7 @@ def colab_kernel(folder: Path, monkeypatch) -> None:
     pip.parent.mkdir()
     pip.write_text(PIP)
     pip.chmod(0o755)
-    monkeypatch.setenv("PYTHONPATH", str(folder / "shim"))
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(folder / "shim"), os.environ.get("PYTHONPATH")])))
     monkeypatch.setenv("IPYTHONDIR", str(folder / "ipython"))
     monkeypatch.setenv("PATH", f"{pip.parent}:{Path(sys.executable).parent}:/usr/bin:/bin")
 
@@ -68,9 +67,11 @@ def colab_run(tmp_path_factory):
     content = folder / "content"
     content.mkdir()
     nb = filled_template()
+    nb.cells.append(nbformat.v4.new_code_cell("print(grader.interpreter)"))  # what Otter took the kernel for
     with pytest.MonkeyPatch.context() as monkeypatch:
         colab_kernel(folder, monkeypatch)
         NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(content)}}).execute()
+    assert outputs(nb.cells.pop()) == "IPythonInterpreter.COLAB\n"
     # File → Download → Download .ipynb: the notebook as the browser holds it, outputs included
     (folder / "submissions").mkdir()
     nbformat.write(nb, folder / "submissions" / NOTEBOOK_NAME)
