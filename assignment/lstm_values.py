@@ -24,28 +24,48 @@ class _Namespace(dict):
         raise NameError(f"'{name}' is not defined in the notebook")
 
 
-def _keras_cell(weights, prefix=""):
-    """A one-unit Keras LSTMCell with the weights ``prefix + kernel``, ... of ``weights``."""
+def _keras_model(weights):
+    """A one-unit Keras LSTMCell and Dense output layer with the probe's weights."""
     import keras
 
     cell = keras.layers.LSTMCell(1)
     cell.build((None, 1))
-    cell.set_weights([np.asarray(weights[prefix + name], np.float32) for name in WEIGHT_NAMES[:3]])
-    return cell
-
-
-def _keras_model(weights):
-    import keras
-
+    cell.set_weights([np.asarray(weights[name], np.float32) for name in WEIGHT_NAMES[:3]])
     output_layer = keras.layers.Dense(1, activation="sigmoid")
     output_layer.build((None, 1))
     output_layer.set_weights([np.asarray(weights[name], np.float32) for name in WEIGHT_NAMES[3:]])
-    return _keras_cell(weights), output_layer
+    return cell, output_layer
 
 
 def _weights(ns, inputs):
     values = [np.asarray(w, np.float64) for w in ns["cell"].get_weights() + ns["output_layer"].get_weights()]
     return dict(zip(WEIGHT_NAMES, values))
+
+
+class CellWeights:
+    """The cell the grader gives ``lstm_gates``: a one-unit LSTM cell's weights, nothing it can run.
+
+    Q5 asks for the gates computed from ``cell.kernel``, ``cell.recurrent_kernel`` and
+    ``cell.bias``; a Keras cell would also let a function record the gates as Keras itself computes
+    them (by wrapping its activations), which writes none of the equations.
+    """
+
+    units = 1
+
+    def __init__(self, weights, prefix=""):
+        import tensorflow as tf
+
+        self.kernel, self.recurrent_kernel, self.bias = (
+            tf.Variable(np.asarray(weights[prefix + name], np.float32), trainable=False, name=name) for name in WEIGHT_NAMES[:3]
+        )
+        self.weights = self.trainable_weights = [self.kernel, self.recurrent_kernel, self.bias]
+
+    def get_weights(self):
+        return [variable.numpy() for variable in self.weights]
+
+    def __getattr__(self, name):
+        raise AttributeError(f"the grader's cell gives lstm_gates only kernel, recurrent_kernel and bias (and get_weights()), not {name!r}: "
+                             "compute the gates from those")
 
 
 def _gates(ns, cell, x):
@@ -105,8 +125,8 @@ GATHERERS = {
     "forward_probe": _forward_probe,
     "loss_probe": _loss_probe,
     "training_curve": _training_curve,
-    "gates_probe": lambda ns, inputs: _gates(ns, _keras_cell(inputs), inputs["x"]),
-    "gates_binary": lambda ns, inputs: _gates(ns, _keras_cell(inputs, "binary_"), inputs["x_binary"]),
+    "gates_probe": lambda ns, inputs: _gates(ns, CellWeights(inputs), inputs["x"]),
+    "gates_binary": lambda ns, inputs: _gates(ns, CellWeights(inputs, "binary_"), inputs["x_binary"]),
 }
 ANSWER_PREFIX = "answer_"  # answers are read as text: answer_forget_gate, ...
 

@@ -8,7 +8,10 @@ machine's cores instead of following each other. This module imports nothing hea
 """
 
 import multiprocessing
+import multiprocessing.context
 import multiprocessing.forkserver
+import multiprocessing.popen_forkserver
+import multiprocessing.spawn
 import os
 import threading
 from contextlib import contextmanager
@@ -30,14 +33,41 @@ def context() -> multiprocessing.context.ForkServerContext:
     _install(_OnceForkServer())
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(PRELOAD)
+    context.Process = _GradingProcess
     return context
 
 
 # What the fork server keeps of the grader's environment. Every grading child and every kernel is
 # forked from it, and a kernel can read the environment its process image started with
 # (/proc/self/environ): the instructor's own variables (tokens, paths) must not be there.
-ENVIRONMENT = ("PATH", "HOME", "TMPDIR", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "MPLBACKEND", "PYDEVD_DISABLE_FILE_VALIDATION")
-ENVIRONMENT_PREFIXES = ("TF_", "OMP_", "OPENBLAS_", "MKL_", "DASK_")
+# Exact names: a prefix such as TF_ would also keep Terraform's TF_TOKEN_<host> and TF_VAR_*.
+ENVIRONMENT = (
+    "PATH", "HOME", "TMPDIR", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "MPLBACKEND", "PYDEVD_DISABLE_FILE_VALIDATION",
+    "TF_CPP_MIN_LOG_LEVEL", "TF_ENABLE_ONEDNN_OPTS", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS",
+    "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "MKL_NUM_THREADS",
+)
+# What multiprocessing tells each grading child of the grade command, and so each kernel forked
+# from it holds in memory: its command line (the submissions' and output folders), working folder
+# and authkey. None of them is needed: the child's target gets what it needs as arguments.
+PREPARATION_LEFT_OUT = ("sys_argv", "authkey", "orig_dir")
+
+
+class _GradingProcess(multiprocessing.context.ForkServerProcess):
+    """A process of the fork server that is told nothing of the grade command (``PREPARATION_LEFT_OUT``)
+    and starts in ``/``."""
+
+    _starting = threading.Lock()
+
+    @staticmethod
+    def _Popen(process_obj):
+        with _GradingProcess._starting:
+            everything = multiprocessing.spawn.get_preparation_data
+            multiprocessing.spawn.get_preparation_data = lambda name: {
+                **{key: value for key, value in everything(name).items() if key not in PREPARATION_LEFT_OUT}, "dir": "/"}
+            try:
+                return multiprocessing.popen_forkserver.Popen(process_obj)
+            finally:
+                multiprocessing.spawn.get_preparation_data = everything
 
 
 def start(log: Path | None = None) -> None:
@@ -96,7 +126,7 @@ def _short_environment():
     """
     grader_environment = dict(os.environ)
     os.environ.clear()
-    os.environ.update({name: value for name, value in grader_environment.items() if name in ENVIRONMENT or name.startswith(ENVIRONMENT_PREFIXES)})
+    os.environ.update({name: value for name, value in grader_environment.items() if name in ENVIRONMENT})
     os.environ["PYTHONSAFEPATH"] = "1"
     try:
         yield

@@ -93,7 +93,7 @@ def grade_folder(
         grades = report.write_report(list(records.values()), out, show_hidden=show_hidden)
     if manual is not None:
         grades, problems = manual_scores.merge(grades, manual)
-        report.write_atomic(Path(out) / "final_grades.csv", csv_cells.to_csv(grades).encode())
+        report.write_atomic(Path(out) / "final_grades.csv", csv_cells.to_csv(grades))
         grades.attrs["manual_problems"] = problems
     grades.attrs["superseded"] = collected.superseded  # for the command's summary
     return grades

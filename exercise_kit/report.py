@@ -94,7 +94,7 @@ def write_report(records: list[dict], out: Path, *, show_hidden: bool = False, c
             write_atomic(folder / "evidence.json", json_bytes(evidence))
         write_atomic(folder / "record.json", json_bytes(record))
         write_atomic(folder / "results.json", json_bytes(record["results"]))
-        write_atomic(folder / "feedback.md", feedback(record, show_hidden=show_hidden).encode())
+        write_atomic(folder / "feedback.md", feedback(record, show_hidden=show_hidden))
     grades = final_grades(records, max_scores)
     questions = question_statistics(grades, max_scores)
     reasons = lost_point_reasons(records, max_scores)
@@ -102,10 +102,10 @@ def write_report(records: list[dict], out: Path, *, show_hidden: bool = False, c
         figures_drawn[out] = time.monotonic()
         write_atomic(out / "summary" / "score_histogram.png", score_histogram(grades))
         write_atomic(out / "summary" / "item_statistics.png", item_statistics_figure(questions, len(records)))
-    write_atomic(out / "summary" / "questions.csv", csv_cells.to_csv(questions).encode())
-    write_atomic(out / "summary" / "reasons.csv", csv_cells.to_csv(reasons_csv(reasons)).encode())
-    write_atomic(out / "summary" / "summary.md", summary(records, grades, questions, reasons).encode())
-    write_atomic(out / "final_grades.csv", csv_cells.to_csv(grades).encode())
+    write_atomic(out / "summary" / "questions.csv", csv_cells.to_csv(questions))
+    write_atomic(out / "summary" / "reasons.csv", csv_cells.to_csv(reasons_csv(reasons)))
+    write_atomic(out / "summary" / "summary.md", summary(records, grades, questions, reasons))
+    write_atomic(out / "final_grades.csv", csv_cells.to_csv(grades))
     return grades
 
 
@@ -119,8 +119,14 @@ def load_records(out: Path) -> list[dict]:
     return sorted(records, key=lambda record: record["file"])
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Replace ``path`` by ``data`` in one step: a killed run leaves the old file or the new one."""
+def write_atomic(path: Path, data: bytes | str) -> None:
+    """Replace ``path`` by ``data`` in one step: a killed run leaves the old file or the new one.
+
+    Text is written as UTF-8, whatever it holds: a character UTF-8 cannot encode (a lone surrogate
+    in a kernel's text) is written as its escape rather than stopping the batch.
+    """
+    if isinstance(data, str):
+        data = data.encode("utf-8", "backslashreplace")
     if path.exists() and path.read_bytes() == data:
         return
     path.parent.mkdir(parents=True, exist_ok=True)

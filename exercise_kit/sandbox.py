@@ -31,7 +31,7 @@ import sys
 import tempfile
 import threading
 import time
-from contextlib import suppress
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -83,8 +83,7 @@ def check_sandbox(limits: Limits) -> None:
 def grade_submission(name: str, data: bytes, autograder: bytes, limits: Limits) -> dict:
     """Grade the submission file ``name`` (its bytes ``data``); return its record (see report.py)."""
     start = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="exercise-kit-") as tmp:
-        folder = Path(tmp)
+    with grading_folder() as folder:
         folder.chmod(0o711)
         for part in ("source", "values", "work"):
             (folder / part).mkdir(mode=0o700)
@@ -234,6 +233,46 @@ def _has_memory(pid: int) -> bool:
             return statm.read().split()[0] != "0"
     except FileNotFoundError:
         return False
+
+
+@contextmanager
+def grading_folder():
+    """A new private folder, removed afterwards however deep the kernel's folder in it became."""
+    folder = Path(tempfile.mkdtemp(prefix="exercise-kit-"))
+    try:
+        yield folder
+    finally:
+        remove_tree(folder)
+
+
+def remove_tree(folder: Path) -> None:
+    """Remove ``folder`` and all in it, each folder opened from its parent's descriptor, without
+    recursion: the kernel may have nested folders past any path length or recursion limit, and
+    made them unreadable (as root or as their owner, the grader opens them again)."""
+    stack, names = [_open_folder(folder)], [None]
+    try:
+        while stack:
+            fd, entries = stack[-1]
+            entry = next(entries, None)
+            if entry is None:
+                entries.close()
+                os.close(fd)
+                stack.pop()
+                name = names.pop()
+                if stack:
+                    os.rmdir(name, dir_fd=stack[-1][0])
+            elif entry.is_dir(follow_symlinks=False):
+                with suppress(PermissionError):
+                    os.chmod(entry.name, 0o700, dir_fd=fd)  # a folder, not a link: checked just above
+                stack.append(_open_folder(entry.name, fd))
+                names.append(entry.name)
+            else:
+                os.unlink(entry.name, dir_fd=fd)
+    finally:
+        for fd, entries in stack:
+            entries.close()
+            os.close(fd)
+    os.rmdir(folder)
 
 
 def _open_folder(name, dir_fd: int | None = None) -> tuple:

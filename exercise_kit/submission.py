@@ -69,7 +69,7 @@ def unpack_submission(name: str, data: bytes, folder: Path, assignment_name, gra
     if not any(cell.cell_type == "code" for cell in nb.cells):
         raise InvalidSubmission("the notebook has no code cells")
     got = nb.metadata.get("otter", {}).get("assignment_name")
-    if assignment_name and got != assignment_name:
+    if assignment_name and got not in (assignment_name, None):  # None: a copy that lost Otter's metadata
         raise InvalidSubmission(f"the notebook is for assignment '{got}', not '{assignment_name}'")
     if home is not None:
         _unpack_beside(data, home, folder, grade_from_log)

@@ -40,6 +40,8 @@ MAX_KEPT_OUTPUT_BYTES = 16 * 2**20  # kept of the notebook's cells' output toget
 MAX_OUTPUT_BYTES = 50 * 2**20  # received from the kernel in all; past it, grading stops
 TRUNCATED = "\n[output truncated]\n"
 MAX_ERRORS, MAX_ERROR_NAME_CHARS, MAX_ERROR_CHARS = 20, 100, 2_000  # of an answer (a request names a few values)
+MAX_TAKEN_BYTES = 8 * 2**20  # what one question's values file may hold (a few values of those sizes)
+MAX_VALUE_CHARS, MAX_FIELDS = 400_000, 10  # a value's hex (50,000 float64) or text; a dict value's fields (six gates)
 # What the grader does with the kernel's messages: nothing else is stored (widgets' comms, display updates).
 OUTPUT_MESSAGES = {"status", "execute_input", "stream", "display_data", "execute_result", "error", "clear_output"}
 
@@ -120,12 +122,40 @@ def take(client: NotebookClient, question: str, request: dict, gatherer: str, mi
         if isinstance(data.get(mime_type), dict):
             answer = data[mime_type]
     values, errors = (answer.get(key) if isinstance(answer.get(key), dict) else {} for key in ("values", "errors"))
-    write_json(out / f"{question}.json", {"values": values, "errors": bounded_errors(errors), "taken_at": taken_at, "public": public[:PUBLIC_OUTPUT_CHARS]})
+    wanted = set(request["values"])
+    plain = {name: value for name, value in values.items() if name in wanted and is_plain_value(value)}
+    errors = {**{name: "the kernel's answer for it is not a plain value" for name in wanted & values.keys() - plain.keys()}, **errors}
+    errors = {name: text for name, text in errors.items() if name in wanted or name == "*"}
+    write_json(out / f"{question}.json", {"values": plain, "errors": bounded_errors(errors), "taken_at": taken_at, "public": printable(public[:PUBLIC_OUTPUT_CHARS])})
 
 
 def bounded_errors(errors: dict) -> dict[str, str]:
     """The kernel's error messages as the record may hold them: a few, each cut to a few kilobytes."""
-    return {str(name)[:MAX_ERROR_NAME_CHARS]: str(text)[:MAX_ERROR_CHARS] for name, text in islice(errors.items(), MAX_ERRORS)}
+    return {printable(str(name)[:MAX_ERROR_NAME_CHARS]): printable(str(text)[:MAX_ERROR_CHARS]) for name, text in islice(errors.items(), MAX_ERRORS)}
+
+
+def printable(text: str) -> str:
+    """``text`` as UTF-8 can hold it: a lone surrogate (which JSON lets a kernel send) as its escape."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def is_plain_value(value, depth: int = 0) -> bool:
+    """Whether a value from the kernel has the plain shape of the assignment's encoding (text, or
+    float64 bytes in hex with a shape, or a few named fields of those), within the sizes of this
+    exercise: what the grade command reads back is then small whatever the kernel sent."""
+    if not isinstance(value, dict) or len(value) > 2:
+        return False
+    if set(value) == {"text"}:
+        return isinstance(value["text"], str) and len(value["text"]) <= MAX_VALUE_CHARS and value["text"] == printable(value["text"])
+    if set(value) == {"shape", "float64"}:
+        shape, data = value["shape"], value["float64"]
+        return (isinstance(shape, list) and len(shape) <= 4 and all(type(n) is int and 0 <= n <= MAX_VALUE_CHARS for n in shape)
+                and isinstance(data, str) and len(data) <= MAX_VALUE_CHARS)
+    if set(value) == {"fields"} and depth == 0:
+        fields = value["fields"]
+        return (isinstance(fields, dict) and len(fields) <= MAX_FIELDS
+                and all(isinstance(name, str) and len(name) <= MAX_ERROR_NAME_CHARS and is_plain_value(field, 1) for name, field in fields.items()))
+    return False
 
 
 class BoundedKernelManager(AsyncKernelManager):
@@ -244,4 +274,4 @@ def write_json(path: Path, data) -> None:
 
 def read_taken(out: Path) -> dict[str, dict]:
     """The answers written by ``run_notebook`` so far: question -> {values, errors, taken_at, public}."""
-    return {path.stem: json.loads(path.read_text()) for path in sorted(Path(out).glob("*.json"))}
+    return {path.stem: json.loads(path.read_text()) for path in sorted(Path(out).glob("*.json")) if path.stat().st_size <= MAX_TAKEN_BYTES}

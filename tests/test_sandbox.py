@@ -404,3 +404,19 @@ def test_a_folder_named_exercise_kit_where_grade_runs_is_never_imported(tmp_path
     assert run.returncode == 0, run.stderr
     assert not marker.exists()
     assert pd.read_csv(tmp_path / "graded" / "final_grades.csv")["grading_status"].iloc[1] == "Completed"
+
+
+def test_a_folder_nested_past_any_recursion_limit_and_locked_is_removed(tmp_path):
+    top = tmp_path / "work"
+    top.mkdir()
+    fd = os.open(top, os.O_RDONLY)
+    for _ in range(1500):  # shutil.rmtree, recursive in Python 3.11, raises RecursionError here
+        os.mkdir("d", dir_fd=fd)
+        deeper = os.open("d", os.O_RDONLY, dir_fd=fd)
+        os.close(fd)
+        fd = deeper
+    os.close(os.open("left-behind", os.O_WRONLY | os.O_CREAT, 0o600, dir_fd=fd))
+    os.close(fd)
+    os.chmod(top / "d", 0o000)
+    sandbox.remove_tree(top)
+    assert not top.exists()
