@@ -15,6 +15,7 @@ import hashlib
 import json
 import os
 import re
+import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
@@ -25,12 +26,12 @@ import psutil
 import pytest
 
 from container import seccomp_filter
-from corpus import attacks, grader_reach, limits, mistakes, platform, references, variants
+from corpus import attacks, grader_reach, limits, mistakes, platform, references, review, variants
 from exercise_kit import gradescope
 from exercise_kit.grade import grade_folder
 from exercise_kit.paths import ROOT
 
-CORPUS = variants.CORPUS + mistakes.MISTAKES + attacks.ATTACKS + references.ATTACKS + limits.ATTACKS + grader_reach.ATTACKS + platform.CASES
+CORPUS = variants.CORPUS + mistakes.MISTAKES + attacks.ATTACKS + references.ATTACKS + limits.ATTACKS + grader_reach.ATTACKS + platform.CASES + review.ATTACKS
 
 # A normal submission takes 10 to 20 s; the endless loop costs this much of one worker.
 TIMEOUT_SECONDS = 120
@@ -148,6 +149,12 @@ def test_the_summary_of_the_corpus_lists_each_reason_with_its_count_and_each_que
             rows = reasons[(reasons["question"] == question) & reasons["reason"].str.contains(expected, regex=False)]
             assert len(rows) and rows["files"].str.contains(submission.name, regex=False).any(), (question, expected)
             assert (rows["submissions"] >= 1).all()
+
+
+def test_no_grading_folder_outlives_its_grading(corpus_batch, corpus_gradescope):
+    """The deep-folder case leaves a marker at the top of its kernel's folder, under a folder nested
+    past any recursion limit: neither grader may leave it on disk."""
+    assert not list(Path(tempfile.gettempdir()).glob(f"exercise-kit-*/work/{review.DEEP_FOLDER_MARKER}"))
 
 
 def test_points_possible_are_the_assignments(corpus_grades):
