@@ -103,6 +103,14 @@ IO_URING = (425, 426, 427)  # io_uring_setup, _enter, _register: the same number
 MEMFD_SECRET = 447  # the same number on both
 # (socketpair, memfd_create, shmget, setsid, setpgid) of each architecture
 SYSCALLS = {"x86_64": (53, 319, 29, 112, 109), "aarch64": (199, 279, 194, 157, 154)}
+# inotify_init (x86-64 only), inotify_init1, fanotify_init: watching folders names what is made in
+# them, and path lookups are outside Landlock's reach (the grader's output folder, say)
+NOTIFY_SYSCALLS = {"x86_64": (253, 294, 300), "aarch64": (26, 262)}
+SETSOCKOPT = {"x86_64": 54, "aarch64": 208}
+# Larger socket buffers than the system's default: what a socket holds is in no process's memory,
+# so the grader counts each socket at its default buffers, and a socket may not have more.
+BUFFER_OPTIONS = (socket.SO_SNDBUF, socket.SO_RCVBUF, 32, 33)  # ..., SO_SNDBUFFORCE, SO_RCVBUFFORCE
+MAX_OPEN_FILES = 1024  # per process: a notebook opens a few dozen
 X32_SYSCALL_BIT = 0x40000000  # x32 calls share x86-64's AUDIT_ARCH: their numbers have this bit
 
 SYS_LANDLOCK_CREATE_RULESET, SYS_LANDLOCK_ADD_RULE, SYS_LANDLOCK_RESTRICT_SELF = 444, 445, 446
@@ -268,6 +276,7 @@ def _confine(work: Path, hide: list[Path], max_processes: int, max_file_mb: int,
     _lower_limit(resource.RLIMIT_NPROC, max_processes)
     _lower_limit(resource.RLIMIT_FSIZE, max_file_mb * 2**20)
     _lower_limit(resource.RLIMIT_CORE, 0)
+    _lower_limit(resource.RLIMIT_NOFILE, MAX_OPEN_FILES)
 
     ruleset = None
     if abi:
@@ -468,6 +477,10 @@ def _seccomp_filter() -> bool:
       ``setsid`` succeeds and does nothing, so that a program started in a new session
       (``start_new_session``) still starts; ``setpgid`` is refused, so that a program that
       moves to a group of its own and then signals its old one does not signal itself.
+    - Socket buffers larger than the system's default are refused (with at most ``MAX_OPEN_FILES``
+      descriptors a process, the grader counts each socket at its default buffers: see
+      ``sandbox.memory_mb``), and so are inotify and fanotify, which would name what is made in
+      folders whose paths a kernel can look up but not list (Landlock does not guard lookups).
     - System calls of another ABI than the process's own (32-bit x86, x32) kill the process.
     """
     arch = SECCOMP_ARCHES.get(os.uname().machine)
@@ -483,9 +496,15 @@ def _seccomp_filter() -> bool:
         (JUMP_IF_AT_LEAST, 0, 1, X32_SYSCALL_BIT),
         (RETURN, 0, 0, SECCOMP_RET_KILL_PROCESS),
     ]
-    for nr in (*IO_URING, memfd_nr, MEMFD_SECRET, shmget_nr, setpgid_nr):
+    for nr in (*IO_URING, memfd_nr, MEMFD_SECRET, shmget_nr, setpgid_nr, *NOTIFY_SYSCALLS[os.uname().machine]):
         program += [(JUMP_IF_EQUAL, 0, 1, nr), (RETURN, 0, 0, SECCOMP_RET_ERRNO | errno.EPERM)]
     program += [(JUMP_IF_EQUAL, 0, 1, setsid_nr), (RETURN, 0, 0, SECCOMP_RET_ERRNO | 0)]  # returns 0
+    buffer_options = [(LOAD_WORD, 0, 0, SECCOMP_FIRST_ARG_OFFSET + 8), (JUMP_IF_EQUAL, 0, 2 * len(BUFFER_OPTIONS) + 1, socket.SOL_SOCKET)]
+    buffer_options.append((LOAD_WORD, 0, 0, SECCOMP_FIRST_ARG_OFFSET + 16))  # the option
+    for option in BUFFER_OPTIONS:
+        buffer_options += [(JUMP_IF_EQUAL, 0, 1, option), (RETURN, 0, 0, SECCOMP_RET_ERRNO | errno.EPERM)]
+    buffer_options.append((RETURN, 0, 0, SECCOMP_RET_ALLOW))
+    program += [(JUMP_IF_EQUAL, 0, len(buffer_options), SETSOCKOPT[os.uname().machine]), *buffer_options]
     program += [
         (JUMP_IF_EQUAL, 2, 0, socket_nr),
         (JUMP_IF_EQUAL, 1, 0, socketpair_nr),

@@ -22,6 +22,7 @@ grader's only)::
 """
 
 import ctypes
+import functools
 import json
 import os
 import secrets
@@ -208,8 +209,10 @@ def disk_mb(folder: Path, max_files: int, processes: list[psutil.Process] = ()) 
 
 
 def _nameless_files(processes: list[psutil.Process], device: int) -> int:
-    """Bytes on ``device`` of the files that ``processes`` hold open with no name left (deleted,
-    or made with O_TMPFILE), which no walk of a folder sees."""
+    """Bytes on ``device`` of the files that ``processes`` hold open or mapped with no name left
+    (deleted, or made with O_TMPFILE), which no walk of a folder sees. A mapping keeps its file
+    without any descriptor: each is found in ``/proc/<pid>/maps`` and measured through
+    ``map_files`` (root's; a deleted mapping on ``device`` that cannot be measured is over the cap)."""
     held = {}
     for process in processes:
         try:
@@ -217,6 +220,16 @@ def _nameless_files(processes: list[psutil.Process], device: int) -> int:
                 with suppress(FileNotFoundError):  # closed meanwhile
                     info = os.stat(f"/proc/{process.pid}/fd/{fd}")
                     if stat.S_ISREG(info.st_mode) and info.st_nlink == 0 and info.st_dev == device:
+                        held[info.st_ino] = info.st_blocks * 512
+            with open(f"/proc/{process.pid}/maps") as maps:
+                deleted = [line.split()[:4] for line in maps if line.endswith(" (deleted)\n")]
+            for address, _, _, mapped_device in deleted:
+                major, minor = (int(number, 16) for number in mapped_device.split(":"))
+                if os.makedev(major, minor) != device:
+                    continue  # a memfd, or a file elsewhere (the private /tmp)
+                with suppress(FileNotFoundError):  # unmapped meanwhile
+                    info = os.stat(f"/proc/{process.pid}/map_files/{address}")  # PermissionError but as root
+                    if stat.S_ISREG(info.st_mode) and info.st_nlink == 0:
                         held[info.st_ino] = info.st_blocks * 512
         except FileNotFoundError:
             continue  # gone
@@ -295,14 +308,47 @@ def process_tree(pid: int) -> list[psutil.Process]:
 
 def memory_mb(processes: list[psutil.Process], kind: str) -> float:
     """Memory of the processes together: "rss" (resident) or "pss" (shared pages divided among
-    the processes that map them, so the sum counts each library once, as a container's limit does)."""
+    the processes that map them, so the sum counts each library once, as a container's limit does,
+    and with the most their sockets can hold: see ``_socket_bytes``)."""
     total = 0
     for process in processes:
         try:
             total += process.memory_info().rss if kind == "rss" else process.memory_full_info().pss
         except psutil.NoSuchProcess:
             pass
+    if kind == "pss":
+        total += _socket_bytes(processes)
     return total / 2**20
+
+
+def _socket_bytes(processes: list[psutil.Process]) -> float:
+    """The most that the sockets ``processes`` hold can buffer, which no process's memory shows:
+    each at the system's default send and receive buffers (a confined kernel may not enlarge them,
+    and holds at most ``confine.MAX_OPEN_FILES`` descriptors a process). A live process whose
+    descriptors cannot be read counts as over any cap."""
+    sockets = set()
+    for process in processes:
+        try:
+            for fd in os.listdir(f"/proc/{process.pid}/fd"):
+                with suppress(FileNotFoundError):  # closed meanwhile
+                    target = os.readlink(f"/proc/{process.pid}/fd/{fd}")
+                    if target.startswith("socket:"):
+                        sockets.add(target)
+        except (FileNotFoundError, ProcessLookupError):
+            continue  # gone
+        except PermissionError:
+            if _has_memory(process.pid):
+                return float("inf")
+    return len(sockets) * _default_socket_buffers()
+
+
+@functools.cache
+def _default_socket_buffers() -> int:
+    total = 0
+    for name in ("rmem_default", "wmem_default"):
+        with open(f"/proc/sys/net/core/{name}") as value:
+            total += int(value.read())
+    return total
 
 
 def kill_tree(pid: int, marker: str, uid: int | None = None) -> None:

@@ -13,6 +13,7 @@ import importlib
 import importlib.util
 import os
 import pickle
+import resource
 import shutil
 import signal
 import socket
@@ -453,3 +454,21 @@ def test_a_kernel_never_takes_the_uid_of_a_process_still_running():
     finally:
         os.close(hold)
         os.waitpid(left, 0)
+
+
+def test_a_confined_process_cannot_grow_socket_buffers_or_watch_folders(mode, work):
+    """What a socket holds is in no process's memory: the grader counts each socket at the system's
+    default buffers, which a confined process may not enlarge, with a bounded number of
+    descriptors. inotify would name what is made in folders it can look up but not list."""
+
+    def try_all():
+        a, b = socket.socketpair()
+        grown = outcome(lambda: a.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 << 20))
+        other = outcome(lambda: a.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1))  # other options stay
+        libc = ctypes.CDLL(None, use_errno=True)
+        watch = "ok" if libc.inotify_init1(0) >= 0 else errno.errorcode[ctypes.get_errno()]
+        return grown, other, watch, resource.getrlimit(resource.RLIMIT_NOFILE)
+
+    grown, other, watch, files = in_sandbox(mode, work, try_all)
+    assert (grown, other, watch) == ("PermissionError", "ok", "EPERM")
+    assert files[1] <= confine.MAX_OPEN_FILES

@@ -6,10 +6,12 @@ points, and to overwrite, delete and add files in both folders. The same batch i
 ``--no-sandbox``, where the attack works: the test would notice a sandbox that stopped working.
 """
 
+import ctypes
 import hashlib
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -420,3 +422,36 @@ def test_a_folder_nested_past_any_recursion_limit_and_locked_is_removed(tmp_path
     os.chmod(top / "d", 0o000)
     sandbox.remove_tree(top)
     assert not top.exists()
+
+
+def test_a_deleted_file_kept_only_by_a_mapping_counts_towards_the_disk_cap(tmp_path):
+    """A mapping keeps its file without a descriptor (libc's mmap keeps none; Python's dups one)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.mmap.restype = ctypes.c_void_p
+    libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_long]
+    libc.munmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
+    path = tmp_path / "big"
+    with open(path, "wb") as file:
+        file.write(b"\1" * 2**24)  # 16 MB, written: it takes its blocks
+    fd = os.open(path, os.O_RDONLY)
+    address = libc.mmap(None, 4096, 1, 1, fd, 0)  # PROT_READ, MAP_SHARED, one page of it
+    os.close(fd)
+    path.unlink()
+    try:
+        assert sandbox.disk_mb(tmp_path, 100, [psutil.Process()]) >= 16
+    finally:
+        libc.munmap(address, 4096)
+    assert sandbox.disk_mb(tmp_path, 100, [psutil.Process()]) < 1
+
+
+def test_each_socket_counts_towards_the_memory_cap_at_its_default_buffers():
+    """What a socket holds is in no process's PSS: the cap counts each one at the most it can hold."""
+    before = sandbox.memory_mb([psutil.Process()], "pss")
+    pairs = [socket.socketpair() for _ in range(50)]
+    try:
+        grown = sandbox.memory_mb([psutil.Process()], "pss") - before
+    finally:
+        for a, b in pairs:
+            a.close()
+            b.close()
+    assert grown >= 100 * sandbox._default_socket_buffers() / 2**20

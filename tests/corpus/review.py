@@ -9,6 +9,8 @@ import os
 from corpus.attacks import IMPORTS, _canary
 from corpus.variants import COMPLETED, POINTS, SOLUTION, TEMPLATE, ZERO, AddCell, Replace, Submission, edited, points
 
+DISK_LIMIT = r"^Disk limit: "
+
 # A variable of the grader's shell whose name starts like TensorFlow's (TF_) but is Terraform's
 # token: the fork server kept every TF_* variable, and a kernel read it from its initial environment.
 GRADER_TOKEN = "TF_TOKEN_app_terraform_io"
@@ -98,6 +100,48 @@ for _ in range(1100):
 os.close(os.open("left-behind.bin", os.O_WRONLY | os.O_CREAT, 0o644, dir_fd=fd))
 """
 
+# 6. A canary: socket buffers grown to the system's maximum (what a socket holds is in no process's
+# PSS: 2 GB held under a 1,000 MB cap), and an inotify watch (it named, as they were graded, the
+# files that the grader wrote into its output folder, which the kernel can look up but not list).
+# Before: both worked (19 / 20). Now the seccomp filter refuses both, and each socket counts
+# towards the memory cap at its default buffers.
+GROWS_SOCKETS_AND_WATCHES = """
+import ctypes
+import socket
+
+
+def attack():
+    a, b = socket.socketpair()
+    got = []
+    try:
+        a.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 << 20)
+        got.append("socket buffer grown")
+    except OSError:
+        pass
+    if ctypes.CDLL(None, use_errno=True).inotify_init1(0) >= 0:
+        got.append("inotify")
+    return got
+"""
+
+# 7. 600 MB in deleted files that only a mapping keeps (libc's mmap keeps no descriptor; the pages
+# never touched, so in no PSS): the disk cap saw no name and no descriptor. Before: "Completed"
+# while 600 MB stayed on the disk. Now the mappings are measured: "Disk limit".
+MAPPED_DELETED_FILES = """import ctypes, os
+libc = ctypes.CDLL(None, use_errno=True)
+libc.mmap.restype = ctypes.c_void_p
+libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_long]
+KEPT = []
+for n in range(6):
+    fd = os.open(f"big{n}", os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
+    for _ in range(100):
+        os.write(fd, b"\\1" * 2**20)
+    KEPT.append(libc.mmap(None, 4096, 1, 1, fd, 0))  # PROT_READ, MAP_SHARED: one page keeps the whole file
+    os.close(fd)
+    os.unlink(f"big{n}")
+import time
+time.sleep(30)  # held while the grader looks
+"""
+
 ATTACKS = [
     Submission(
         "hostile-gates-from-keras.ipynb",
@@ -120,4 +164,6 @@ ATTACKS = [
         COMPLETED,
     ),
     Submission("hostile-deep-folder.ipynb", edited(SOLUTION, AddCell('grader.check("q6_counting")', DEEP_FOLDER)), POINTS, COMPLETED),
+    Submission("hostile-grows-sockets-and-watches.ipynb", _canary("grows-sockets-and-watches", GROWS_SOCKETS_AND_WATCHES), POINTS, COMPLETED),
+    Submission("hostile-maps-deleted-files.ipynb", edited(SOLUTION, AddCell(IMPORTS, MAPPED_DELETED_FILES)), ZERO, DISK_LIMIT),
 ]
