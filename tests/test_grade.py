@@ -140,7 +140,7 @@ def test_released_feedback_names_the_mistake_in_one_sentence_without_grading_aga
     submissions, out = tmp_path / "submissions", tmp_path / "out"
     variants.write_corpus(submissions, [variants.by_name("wrong-predictions-hard-coded.ipynb")])
     feedback = out / "submissions" / "wrong-predictions-hard-coded.ipynb" / "feedback.md"
-    mistake = "predictions are not the trained model's outputs for X."
+    mistake = "predictions are not the outputs of the trained cell and output_layer for X: compute them with forward(cell, output_layer, X) after training."
 
     grade_folder(submissions, out, workers=1)
     record = (out / "submissions" / "wrong-predictions-hard-coded.ipynb" / "record.json").read_text()
