@@ -61,6 +61,7 @@ MIN_TRAINING_DROP = 0.1  # the training probe's reference loss falls by at least
 # probe is drawn again until the same steps in float32 stay this close to the float64 reference.
 TRAINING_STABILITY_RTOL = 1e-5
 GATE_PROBE_SCALE = 3.0  # standard deviation of the weights of the gate probe on 0/1 inputs
+GATE_PROBE_MARGIN = 100 * 1e-4  # a gate probe's common mistakes differ from its gates by 100 times ATOL somewhere
 TRAINING_CURVE_RTOL = 1e-4  # relative, on every epoch's loss
 # Every student starts from these weights (the notebook's INITIAL_WEIGHTS cell; a test compares them).
 INITIAL_WEIGHTS = {
@@ -248,6 +249,10 @@ def random_probe(rng):
             for name, weights in INITIAL_WEIGHTS.items()
         },
     }
+    while not _gates_discriminate(probe, probe["x"]):  # forward's probe uses this cell too
+        probe.update(kernel=rng.normal(0, 1, (1, 4)), recurrent_kernel=rng.normal(0, 1, (1, 4)), bias=rng.normal(0, 1, (4,)))
+    while not _gates_discriminate({name: probe[f"binary_{name}"] for name in CELL_INPUTS}, probe["x_binary"]):
+        probe.update({f"binary_{name}": rng.normal(0, GATE_PROBE_SCALE, np.shape(probe[name])) for name in CELL_INPUTS})
     while True:
         probe["train_x"] = rng.integers(0, 2, (SEQUENCES, STEPS, 1)).astype(float)
         probe["train_y"] = rng.integers(0, 2, (SEQUENCES, 1)).astype(float)
@@ -557,6 +562,29 @@ def _check_gates(values, errors, key, weights, x, where):
 def _gates_mistake(gates, weights, x, expected, where):
     """One sentence naming the student's mistake in lstm_gates: a common one recognised by computing
     it, else the first value that differs, in the order the cell computes them."""
+    for trace, mistake in gate_mistakes(weights, x):
+        if all(_close(gates[name], trace[name], ATOL) for name in GATE_NAMES):
+            return f"lstm_gates {mistake}."
+    steps = expected["hidden"].shape[1]
+    for t in range(steps):
+        for name in GATE_NAMES:
+            if not _close(np.asarray(gates[name])[:, t], expected[name][:, t], ATOL):
+                earlier = "every value of the steps before it matches, so " if t else ""
+                return (f"The first value from lstm_gates that differs from the cell's ({where}) is {GATE_SYMBOLS[name]} ('{name}') "
+                        f"at step {t + 1} of {steps}: {earlier}check {GATE_FORMULAS[name]}.")
+    return f"The values from lstm_gates do not match the cell's ({where})."
+
+
+def _gates_discriminate(weights, x):
+    """Whether a gate probe tells every common mistake from the right gates, by far more than the
+    check's tolerance (random weights can close a gate so that, say, h = o·c equals o·tanh(c))."""
+    expected = lstm_trace(*(weights[name] for name in CELL_INPUTS), x)
+    return all(max(np.max(np.abs(trace[name] - expected[name])) for name in GATE_NAMES) > GATE_PROBE_MARGIN
+               for trace, _ in gate_mistakes(weights, x))
+
+
+def gate_mistakes(weights, x):
+    """(gates, what the mistake is) of each common mistake in lstm_gates, for the cell ``weights``."""
     kernel, recurrent_kernel, bias = (np.asarray(weights[name], np.float64) for name in CELL_INPUTS)
 
     def variant(**mistake):
@@ -578,17 +606,7 @@ def _gates_mistake(gates, weights, x, expected, where):
         symbols = ", ".join(dict(zip("ifco", ("i", "f", "c̃", "o")))[gate] for gate in order)
         known.append((variant(order=order), f"reads the columns of W, U and b in the order {symbols}: Keras keeps them as i, f, c̃, o"
                       + (" (TF1's LSTMCell used i, j, f, o)" if order == "icfo" else "")))
-    for trace, mistake in known:
-        if all(_close(gates[name], trace[name], ATOL) for name in GATE_NAMES):
-            return f"lstm_gates {mistake}."
-    steps = expected["hidden"].shape[1]
-    for t in range(steps):
-        for name in GATE_NAMES:
-            if not _close(np.asarray(gates[name])[:, t], expected[name][:, t], ATOL):
-                earlier = "every value of the steps before it matches, so " if t else ""
-                return (f"The first value from lstm_gates that differs from the cell's ({where}) is {GATE_SYMBOLS[name]} ('{name}') "
-                        f"at step {t + 1} of {steps}: {earlier}check {GATE_FORMULAS[name]}.")
-    return f"The values from lstm_gates do not match the cell's ({where})."
+    return known
 
 
 def check_gates_binary(values, errors, probe):

@@ -330,7 +330,7 @@ def _socket_bytes(processes: list[psutil.Process]) -> float:
     for process in processes:
         try:
             for fd in os.listdir(f"/proc/{process.pid}/fd"):
-                with suppress(FileNotFoundError):  # closed meanwhile
+                with suppress(OSError):  # closed meanwhile, or a file whose path is too long to read (not a socket)
                     target = os.readlink(f"/proc/{process.pid}/fd/{fd}")
                     if target.startswith("socket:"):
                         sockets.add(target)

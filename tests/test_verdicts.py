@@ -118,3 +118,13 @@ def test_later_questions_are_scored_with_the_weights_taken_at_the_first_check_th
     q4["values"]["predictions"] = values_module.encode(checks.predict(trained, X))
     results = verdicts.results({"q3_training": q3, "q4_predictions": q4}, TRAINED, checks, values_module, probe)
     assert next(test for test in results["tests"] if test["name"] == "q4_predictions")["score"] == 2.0
+
+
+def test_the_gate_probes_tell_every_common_mistake_from_the_right_gates(assignment):
+    """Random weights can close a gate so that a mistake gives the right gates (before: one drawn
+    binary probe in three let some mistake pass); every probe is drawn until none does."""
+    checks, _, _ = assignment
+    for seed in range(20):
+        probe = checks.random_probe(np.random.default_rng(seed))
+        binary = {name: probe[f"binary_{name}"] for name in checks.CELL_INPUTS}
+        assert checks._gates_discriminate(probe, probe["x"]) and checks._gates_discriminate(binary, probe["x_binary"])
