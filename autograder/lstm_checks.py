@@ -59,7 +59,7 @@ TRAINING_START_SPREAD = 0.1  # standard deviation of the probe's initial weights
 MIN_TRAINING_DROP = 0.1  # the training probe's reference loss falls by at least this share over its epochs
 # On some 0/1 data, float32 rounding sends RMSprop's normalised steps elsewhere within 60 epochs: a
 # probe is drawn again until the same steps in float32 stay this close to the float64 reference.
-TRAINING_STABILITY_RTOL = 1e-5
+TRAINING_STABILITY_RTOL = 1e-6
 GATE_PROBE_SCALE = 3.0  # standard deviation of the weights of the gate probe on 0/1 inputs
 GATE_PROBE_MARGIN = 100 * 1e-4  # a gate probe's common mistakes differ from its gates by 100 times ATOL somewhere
 TRAINING_CURVE_RTOL = 1e-4  # relative, on every epoch's loss

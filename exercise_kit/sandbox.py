@@ -181,7 +181,7 @@ def disk_mb(folder: Path, max_files: int, processes: list[psutil.Process] = ()) 
     """
     total, seen, stack = 0, 0, []
     try:
-        total += _nameless_files(processes, os.stat(folder).st_dev)
+        total += _nameless_files(processes, os.stat(folder).st_dev, Path(folder))
         stack.append(_open_folder(folder))
         while stack:
             fd, entries = stack[-1]
@@ -208,11 +208,13 @@ def disk_mb(folder: Path, max_files: int, processes: list[psutil.Process] = ()) 
     return total / 2**20
 
 
-def _nameless_files(processes: list[psutil.Process], device: int) -> int:
+def _nameless_files(processes: list[psutil.Process], device: int, folder: Path) -> int:
     """Bytes on ``device`` of the files that ``processes`` hold open or mapped with no name left
     (deleted, or made with O_TMPFILE), which no walk of a folder sees. A mapping keeps its file
     without any descriptor: each is found in ``/proc/<pid>/maps`` and measured through
-    ``map_files`` (root's; a deleted mapping on ``device`` that cannot be measured is over the cap)."""
+    ``map_files`` (root's; a deleted mapping on ``device`` that cannot be measured is over the cap),
+    if it was in ``folder`` (the only place on ``device`` where the kernel can make files: a library
+    of the Python environment replaced while the fork server had it mapped is not the kernel's)."""
     held = {}
     for process in processes:
         try:
@@ -222,8 +224,10 @@ def _nameless_files(processes: list[psutil.Process], device: int) -> int:
                     if stat.S_ISREG(info.st_mode) and info.st_nlink == 0 and info.st_dev == device:
                         held[info.st_ino] = info.st_blocks * 512
             with open(f"/proc/{process.pid}/maps") as maps:
-                deleted = [line.split()[:4] for line in maps if line.endswith(" (deleted)\n")]
-            for address, _, _, mapped_device in deleted:
+                deleted = [line.split(maxsplit=5) for line in maps if line.endswith(" (deleted)\n")]
+            for address, _, _, mapped_device, _, path in deleted:
+                if not path.startswith(f"{folder.resolve()}/"):
+                    continue
                 major, minor = (int(number, 16) for number in mapped_device.split(":"))
                 if os.makedev(major, minor) != device:
                     continue  # a memfd, or a file elsewhere (the private /tmp)
