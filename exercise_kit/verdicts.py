@@ -121,8 +121,9 @@ def _requested(taken: dict, wanted) -> tuple[dict, dict]:
 
 def pinned_values(taken: dict[str, dict], questions: dict, checks, probe) -> dict:
     """The values taken once (``checks.TAKEN_ONCE``) or read by other questions (``checks.SHARED``),
-    from the first question, in the order they were taken, whose request named them:
-    {name: (encoded value or None, error or None)}."""
+    from the first question, in the order they were taken, whose answer holds them (or an error for
+    them): {name: (encoded value or None, error or None)}. The grading child asks for a value taken
+    once at one question only, and keeps in an answer only what its request named."""
     pinned = {}
     for question, answer in sorted(taken.items(), key=lambda item: _taken_order(item[1])):
         if question not in questions:
@@ -131,7 +132,8 @@ def pinned_values(taken: dict[str, dict], questions: dict, checks, probe) -> dic
         raw, errors = _requested(answer, wanted)
         kept = {*checks.TAKEN_ONCE, *(name for names in checks.SHARED.values() for name in names)}
         for name in kept & set(wanted) - pinned.keys():
-            pinned[name] = (raw.get(name), None if name in raw else errors.get(name, "it was not found"))
+            if name in raw or name in errors:  # asked for here: two checks in one cell are taken in call order
+                pinned[name] = (raw.get(name), None if name in raw else errors[name])
     return pinned
 
 

@@ -128,3 +128,18 @@ def test_the_gate_probes_tell_every_common_mistake_from_the_right_gates(assignme
         probe = checks.random_probe(np.random.default_rng(seed))
         binary = {name: probe[f"binary_{name}"] for name in checks.CELL_INPUTS}
         assert checks._gates_discriminate(probe, probe["x"]) and checks._gates_discriminate(binary, probe["x_binary"])
+
+
+def test_weights_taken_by_a_later_named_question_of_the_same_cell_are_the_ones_used(assignment):
+    """``grader.check("q4_predictions"); grader.check("q3_training")`` in one cell: q4 is taken
+    first, with the weights; q3's request then names none, and q3 is scored with q4's."""
+    checks, values_module, probe = assignment
+    X, _ = checks.make_data()
+    trained = {name: np.asarray(value, np.float64) for name, value in CLASSMATE_WEIGHTS.items()}
+    q4 = taken(values_module, taken_at=14, weights=trained, predictions=checks.predict(trained, X))
+    q3 = taken(values_module, taken_at=14)
+    results = verdicts.results({"q3_training": q3, "q4_predictions": q4}, TRAINED, checks, values_module, probe)
+    q4_test = next(test for test in results["tests"] if test["name"] == "q4_predictions")
+    assert q4_test["score"] == 2.0
+    q3_test = next(test for test in results["tests"] if test["name"] == "q3_training")
+    assert "the trained weights of cell and output_layer" not in q3_test["output"]  # q3 fails on its missing curve only
