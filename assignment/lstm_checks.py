@@ -249,8 +249,10 @@ def random_probe(rng):
             for name, weights in INITIAL_WEIGHTS.items()
         },
     }
-    while not _gates_discriminate(probe, probe["x"]):  # forward's probe uses this cell too
-        probe.update(kernel=rng.normal(0, 1, (1, 4)), recurrent_kernel=rng.normal(0, 1, (1, 4)), bias=rng.normal(0, 1, (4,)))
+    # q5's own cell and inputs, drawn like forward's: q2's request must not carry them
+    probe.update(gates_x=rng.uniform(-1, 1, (3, STEPS, 1)), **{f"gates_{name}": rng.normal(0, 1, np.shape(probe[name])) for name in CELL_INPUTS})
+    while not _gates_discriminate({name: probe[f"gates_{name}"] for name in CELL_INPUTS}, probe["gates_x"]):
+        probe.update({f"gates_{name}": rng.normal(0, 1, np.shape(probe[name])) for name in CELL_INPUTS})
     while not _gates_discriminate({name: probe[f"binary_{name}"] for name in CELL_INPUTS}, probe["x_binary"]):
         probe.update({f"binary_{name}": rng.normal(0, GATE_PROBE_SCALE, np.shape(probe[name])) for name in CELL_INPUTS})
     while True:
@@ -285,7 +287,7 @@ VALUE_INPUTS = {
     "forward_probe": (*WEIGHT_NAMES, "x"),
     "loss_probe": ("y_true", "y_pred"),
     "training_curve": (*(f"train_{name}" for name in WEIGHT_NAMES), "train_x", "train_y"),
-    "gates_probe": (*CELL_INPUTS, "x"),
+    "gates_probe": (*(f"gates_{name}" for name in CELL_INPUTS), "gates_x"),
     "gates_binary": (*(f"binary_{name}" for name in CELL_INPUTS), "x_binary"),
 }
 
@@ -615,7 +617,8 @@ def check_gates_binary(values, errors, probe):
 
 
 def check_gates_random(values, errors, probe):
-    _check_gates(values, errors, "gates_probe", probe, probe["x"], "on new weights and inputs")
+    weights = {name: probe[f"gates_{name}"] for name in CELL_INPUTS}
+    _check_gates(values, errors, "gates_probe", weights, probe["gates_x"], "on new weights and inputs")
 
 
 def derive_answers(weights):

@@ -125,7 +125,7 @@ GATHERERS = {
     "forward_probe": _forward_probe,
     "loss_probe": _loss_probe,
     "training_curve": _training_curve,
-    "gates_probe": lambda ns, inputs: _gates(ns, CellWeights(inputs), inputs["x"]),
+    "gates_probe": lambda ns, inputs: _gates(ns, CellWeights(inputs, "gates_"), inputs["gates_x"]),
     "gates_binary": lambda ns, inputs: _gates(ns, CellWeights(inputs, "binary_"), inputs["x_binary"]),
 }
 ANSWER_PREFIX = "answer_"  # answers are read as text: answer_forget_gate, ...

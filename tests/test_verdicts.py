@@ -82,6 +82,7 @@ def test_each_request_carries_only_the_inputs_of_its_own_values(assignment):
     assert training["values"] == ["training_curve", "weights"]
     assert set(training["inputs"]) == {f"train_{name}" for name in checks.WEIGHT_NAMES} | {"train_x", "train_y", "training_epochs"}
     assert set(checks.request(["gates_binary"], probe)["inputs"]) == {"binary_kernel", "binary_recurrent_kernel", "binary_bias", "x_binary"}
+    assert not set(checks.request(["forward"], probe)["inputs"]) & set(checks.request(["gates_random"], probe)["inputs"])
 
 
 def test_the_training_reference_is_the_graders_own_data_and_moves(assignment):
@@ -126,8 +127,8 @@ def test_the_gate_probes_tell_every_common_mistake_from_the_right_gates(assignme
     checks, _, _ = assignment
     for seed in range(20):
         probe = checks.random_probe(np.random.default_rng(seed))
-        binary = {name: probe[f"binary_{name}"] for name in checks.CELL_INPUTS}
-        assert checks._gates_discriminate(probe, probe["x"]) and checks._gates_discriminate(binary, probe["x_binary"])
+        cells = {prefix: {name: probe[f"{prefix}_{name}"] for name in checks.CELL_INPUTS} for prefix in ("gates", "binary")}
+        assert checks._gates_discriminate(cells["gates"], probe["gates_x"]) and checks._gates_discriminate(cells["binary"], probe["x_binary"])
 
 
 def test_weights_taken_by_a_later_named_question_of_the_same_cell_are_the_ones_used(assignment):
