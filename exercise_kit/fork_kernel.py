@@ -26,6 +26,7 @@ import tempfile
 from pathlib import Path
 
 from jupyter_client.provisioning import LocalProvisioner
+from traitlets.config import Config
 
 from . import confine
 
@@ -34,7 +35,14 @@ ZYGOTE_SOCKET = "EXERCISE_KIT_ZYGOTE_FD"  # the grading child's end of the socke
 
 
 # What a kernel's environment keeps of the grading child's: nothing that names the grader's files.
-KERNEL_ENVIRONMENT = ("PATH", "LANG", "LC_ALL", "MPLBACKEND", "OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "TF_CPP_MIN_LOG_LEVEL", "PYDEVD_DISABLE_FILE_VALIDATION", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "EXERCISE_KIT_SUBMISSION")
+KERNEL_ENVIRONMENT = ("PATH", "LANG", "LC_ALL", "OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "TF_CPP_MIN_LOG_LEVEL", "PYDEVD_DISABLE_FILE_VALIDATION", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "EXERCISE_KIT_SUBMISSION")
+
+
+# Figures are drawn by Jupyter's inline backend (``preload`` chooses it), as in the student's
+# Jupyter: each cell's figures are shown, then closed. Shown as text only: no image is rendered,
+# since nobody sees them while grading and no point depends on them. What the notebook's code draws
+# or saves itself (``savefig``, ``canvas.draw``) is rendered as usual, and fails as it would.
+KERNEL_CONFIG = Config({"InlineBackend": {"figure_formats": set()}})
 
 
 def install(jupyter_dir: Path, confine_hide: list[Path] | None = None) -> int:
@@ -90,7 +98,7 @@ def _become_kernel(connection_file: str, cwd: str, env: dict, confine_hide: list
         if confine_hide is not None:
             confine.confine(Path(cwd), hide=confine_hide)
         # No input history: it is written to an SQLite file in the grader's home, from a thread.
-        IPKernelApp.launch_instance(argv=["-f", connection_file, "--HistoryManager.enabled=False"])
+        IPKernelApp.launch_instance(argv=["-f", connection_file, "--HistoryManager.enabled=False"], config=KERNEL_CONFIG)
     finally:
         os._exit(0)
 

@@ -42,7 +42,7 @@ def context() -> multiprocessing.context.ForkServerContext:
 # (/proc/self/environ): the instructor's own variables (tokens, paths) must not be there.
 # Exact names: a prefix such as TF_ would also keep Terraform's TF_TOKEN_<host> and TF_VAR_*.
 ENVIRONMENT = (
-    "PATH", "HOME", "TMPDIR", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "MPLBACKEND", "PYDEVD_DISABLE_FILE_VALIDATION",
+    "PATH", "HOME", "TMPDIR", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "PYDEVD_DISABLE_FILE_VALIDATION",
     "TF_CPP_MIN_LOG_LEVEL", "TF_ENABLE_ONEDNN_OPTS", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS",
     "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "MKL_NUM_THREADS",
 )

@@ -96,6 +96,7 @@ with pages_released_while_importing():
     import ipykernel.kernelapp  # noqa: F401
     import jupyter_client.manager  # noqa: F401
     import keras  # noqa: F401
+    import matplotlib
     import matplotlib.pyplot  # noqa: F401
     import nbclient  # noqa: F401
     import nbformat
@@ -107,5 +108,10 @@ with pages_released_while_importing():
     # Otter's runner and the notebook's init cell each read the notebook, and nbformat compiles its
     # JSON-schema validator (60 ms) the first time: once here instead, for every grader and kernel.
     nbformat.validator.get_validator(version=4, version_minor=nbformat.current_nbformat_minor)
+
+# Figures in a kernel: Jupyter's inline backend, whatever the grader's MPLBACKEND (matplotlib reads
+# it at its import, here). Its module is imported at the kernel's first figure, when IPython runs,
+# and hooks into the kernel's shell then (``fork_kernel.KERNEL_CONFIG``: nothing rendered).
+matplotlib.rcParams["backend"] = "module://matplotlib_inline.backend_inline"
 
 gc.freeze()

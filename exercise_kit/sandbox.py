@@ -41,6 +41,7 @@ import numpy as np
 import psutil
 
 from . import confine, fork_kernel, fork_server, submission, values, verdicts
+from .stopwatch import STAGES, Stopwatch
 
 MARKER = "EXERCISE_KIT_SUBMISSION"  # set in the child's environment, inherited by the kernel
 POLL_SECONDS = 0.1
@@ -81,28 +82,35 @@ def check_sandbox(limits: Limits) -> None:
             raise SandboxUnavailable(missing)
 
 
-def grade_submission(name: str, data: bytes, autograder: bytes, limits: Limits) -> dict:
-    """Grade the submission file ``name`` (its bytes ``data``); return its record (see report.py)."""
-    start = time.monotonic()
-    with grading_folder() as folder:
-        folder.chmod(0o711)
-        for part in ("source", "values", "work"):
-            (folder / part).mkdir(mode=0o700)
-        source = submission.unpack_autograder(autograder, folder / "source")
-        questions = verdicts.question_checks(source)
-        try:
-            check_sandbox(limits)
-            submission.unpack_submission(name, data, folder / "work", submission.assignment_name(source), limits.grade_from_log, submission.public_tests(source))
-        except (submission.InvalidSubmission, SandboxUnavailable) as reason:
-            kind = "Invalid submission" if isinstance(reason, submission.InvalidSubmission) else "Not graded"
-            return _failed_record(name, f"{kind}: {reason}", questions)
+def grade_submission(name: str, data: bytes, autograder: bytes, limits: Limits, stopwatch: Stopwatch | None = None) -> dict:
+    """Grade the submission file ``name`` (its bytes ``data``); return its record (see report.py).
 
-        outcome, peak_mb = run_child(folder, limits)
-        taken = values.read_taken(folder / "values")
-        probe = {key: np.asarray(value) for key, value in _read_json(folder / PROBE).items()}
-        evidence = {}
-        results = verdicts.results(taken, questions, verdicts.load_checks(source), verdicts.load_values(source), probe, evidence)
-        RESULTS_VALIDATOR.validate(results)
+    ``stopwatch``: gets the time of each stage, the grading child's included.
+    """
+    start, stopwatch = time.monotonic(), stopwatch or Stopwatch()
+    with grading_folder() as folder:
+        with stopwatch.lap("unpack"):
+            folder.chmod(0o711)
+            for part in ("source", "values", "work"):
+                (folder / part).mkdir(mode=0o700)
+            source = submission.unpack_autograder(autograder, folder / "source")
+            questions = verdicts.question_checks(source)
+            try:
+                check_sandbox(limits)
+                submission.unpack_submission(name, data, folder / "work", submission.assignment_name(source), limits.grade_from_log, submission.public_tests(source))
+            except (submission.InvalidSubmission, SandboxUnavailable) as reason:
+                kind = "Invalid submission" if isinstance(reason, submission.InvalidSubmission) else "Not graded"
+                return _failed_record(name, f"{kind}: {reason}", questions)
+
+        with stopwatch.lap("grading child, start to end"):
+            outcome, peak_mb = run_child(folder, limits, stopwatch)
+        stopwatch.read(folder / STAGES)
+        with stopwatch.lap("verdicts"):
+            taken = values.read_taken(folder / "values")
+            probe = {key: np.asarray(value) for key, value in _read_json(folder / PROBE).items()}
+            evidence = {}
+            results = verdicts.results(taken, questions, verdicts.load_checks(source), verdicts.load_values(source), probe, evidence)
+            RESULTS_VALIDATOR.validate(results)
         return {**_record(name, _status(outcome, folder, limits), results, start, peak_mb), "evidence": evidence}  # report.EVIDENCE
 
 
@@ -131,11 +139,12 @@ def _record(name, status, results, start, peak_mb):
     }
 
 
-def run_child(folder: Path, limits: Limits) -> tuple[str, float]:
+def run_child(folder: Path, limits: Limits, stopwatch: Stopwatch) -> tuple[str, float]:
     """Run the grading child; return its outcome and the peak memory (MB) of its process tree."""
     marker = secrets.token_hex(8)
     child = fork_server.context().Process(target=_grade_in_child, args=(str(folder), marker, limits.sandbox))
-    child.start()
+    with stopwatch.lap("fork the grading child"):
+        child.start()
     deadline = time.monotonic() + limits.timeout
     outcome, peak_mb, last_scan, tree = "finished", 0.0, 0.0, []
     while child.is_alive():
@@ -163,8 +172,9 @@ def run_child(folder: Path, limits: Limits) -> tuple[str, float]:
     uid = None
     with suppress(OSError):  # the kernel's folder is handed to its uid when it is confined as root
         uid = os.stat(folder / "work").st_uid
-    kill_tree(child.pid, marker, uid)
-    child.join()
+    with stopwatch.lap("kill what is left"):
+        kill_tree(child.pid, marker, uid)
+        child.join()
     if outcome == "finished" and child.exitcode != 0:
         outcome = "crashed"
     return outcome, peak_mb
@@ -441,24 +451,25 @@ def _grade_in_child(folder: str, marker: str, sandboxed: bool) -> None:
     ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
     folder = Path(folder)
     os.environ[MARKER] = marker
-    os.environ["MPLBACKEND"] = "agg"  # figures are not graded: do not spend time rendering them
     # Submissions are graded side by side, one per core: TensorFlow's thread pools only contend.
     os.environ.update(TF_NUM_INTRAOP_THREADS="1", TF_NUM_INTEROP_THREADS="1", OMP_NUM_THREADS="1")
     log = os.open(folder / "grading.log", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     os.dup2(log, 1)
     os.dup2(log, 2)
-    work = folder / "work"
+    work, stopwatch = folder / "work", Stopwatch()
     # The zygote, and so the kernel, is forked before this process reads the checks or draws the probe.
-    hide = _grading_folders(folder) if sandboxed else None
-    zygote = fork_kernel.install(folder / "jupyter", confine_hide=hide)
+    with stopwatch.lap("fork the zygote"):
+        hide = _grading_folders(folder) if sandboxed else None
+        zygote = fork_kernel.install(folder / "jupyter", confine_hide=hide)
 
     import nbformat
 
-    source = folder / "source"
-    checks, gatherer = verdicts.load_checks(source), source / "files" / "lstm_values.py"
-    probe = checks.random_probe(np.random.default_rng(secrets.randbits(64)))
-    _write_json(folder / PROBE, {key: array.tolist() for key, array in probe.items()})
-    requests = {question: checks.request([name for name, _ in checks_], probe) for question, checks_ in verdicts.question_checks(source).items()}
+    with stopwatch.lap("draw the probe"):
+        source = folder / "source"
+        checks, gatherer = verdicts.load_checks(source), source / "files" / "lstm_values.py"
+        probe = checks.random_probe(np.random.default_rng(secrets.randbits(64)))
+        _write_json(folder / PROBE, {key: array.tolist() for key, array in probe.items()})
+        requests = {question: checks.request([name for name, _ in checks_], probe) for question, checks_ in verdicts.question_checks(source).items()}
 
     notebook = next(work.glob("*.ipynb"))
     (work / ".kernel").mkdir(exist_ok=True)
@@ -473,18 +484,20 @@ def _grade_in_child(folder: str, marker: str, sandboxed: bool) -> None:
         resources={"metadata": {"path": str(work)}},
     )
     try:
-        values.run_notebook(client, requests, gatherer.read_text(), verdicts.load_values(source).MIME_TYPE, folder / "values", checks.TAKEN_ONCE)
+        values.run_notebook(client, requests, gatherer.read_text(), verdicts.load_values(source).MIME_TYPE, folder / "values", checks.TAKEN_ONCE, stopwatch)
     except values.OutputLimitExceeded:  # the kernel was shut down; the questions taken before keep their values
         (folder / OUTPUT_LIMITED).touch()
-    descendants = psutil.Process().children(recursive=True)
-    # The kernel was killed on shutdown: give it a moment to go; what stays was left by the notebook.
-    _, leftovers = psutil.wait_procs([process for process in descendants if process.pid != zygote], timeout=0.5)
+    with stopwatch.lap("wait for the kernel to go"):
+        descendants = psutil.Process().children(recursive=True)
+        # The kernel was killed on shutdown: give it a moment to go; what stays was left by the notebook.
+        _, leftovers = psutil.wait_procs([process for process in descendants if process.pid != zygote], timeout=0.5)
     for process in leftovers:
         print(f"Left running by the notebook: process {process.pid}", file=sys.stderr)
     (folder / LEFTOVERS).write_text(str(len(leftovers)))
     for process in descendants:
         with suppress(psutil.NoSuchProcess):
             process.kill()
+    stopwatch.write(folder / STAGES)
     # Skip the interpreter's teardown, which takes most of a second with TensorFlow loaded.
     sys.stdout.flush()
     sys.stderr.flush()

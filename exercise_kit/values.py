@@ -20,6 +20,7 @@ import ast
 import asyncio
 import json
 import os
+from contextlib import ExitStack
 from itertools import islice
 from pathlib import Path
 
@@ -31,8 +32,11 @@ from jupyter_core.utils import ensure_async, run_sync
 from nbclient import NotebookClient
 from nbclient.exceptions import DeadKernelError
 
+from .stopwatch import Stopwatch
+
 PUBLIC_OUTPUT_CHARS = 2_000  # of what a check cell printed, kept for the student's feedback
 END = "end"  # ``taken_at`` of a question whose check cell never ran
+GRADER_CELL = -1  # the index at which the grader's own cells (values requests) are executed
 NO_ANSWER = "The notebook's kernel did not answer the grader's request for its values."
 MAX_MESSAGE_BYTES = 16 * 2**20  # any one message from the kernel (a figure is far smaller)
 MAX_CELL_OUTPUT_BYTES = 4 * 2**20  # kept of one cell's output (a values answer is under 1 MB)
@@ -82,40 +86,47 @@ def _is_check_call(node) -> bool:
     )
 
 
-def run_notebook(client: NotebookClient, requests: dict[str, dict], gatherer: str, mime_type: str, out: Path, taken_once=()) -> None:
+def run_notebook(client: NotebookClient, requests: dict[str, dict], gatherer: str, mime_type: str, out: Path, taken_once=(), stopwatch: Stopwatch | None = None) -> None:
     """Execute ``client``'s notebook; write each question's values (``requests``: question -> request).
 
     ``gatherer`` is the source of the assignment's ``lstm_values.py``, which answers in ``mime_type``.
     Each question is taken at its first check cell. A value named in ``taken_once`` is asked for at
     the first question that needs it only (the verdicts score every later question with that one).
+    ``stopwatch`` times the kernel's start, each cell and each request.
     """
-    requests, taken = dict(requests), set()
+    requests, taken, stopwatch = dict(requests), set(), stopwatch or Stopwatch()
 
     def take_once(question, taken_at, public):
-        take(client, question, requests[question], gatherer, mime_type, out, taken_at=taken_at, public=public)
+        with stopwatch.lap(f"values of {question}"):
+            take(client, question, requests[question], gatherer, mime_type, out, taken_at=taken_at, public=public)
         taken.add(question)
         for pinned in set(taken_once) & set(requests[question]["values"]):
             for other in requests.keys() - taken:
                 requests[other] = {**requests[other], "values": [v for v in requests[other]["values"] if v != pinned]}
 
-    with client.setup_kernel():
+    with ExitStack() as kernel:
+        with stopwatch.lap("kernel start"):
+            kernel.enter_context(client.setup_kernel())
         for index, cell in enumerate(client.nb.cells):
             if cell.cell_type != "code" or is_export_cell(cell):
                 continue
-            client.execute_cell(cell, index)
+            with stopwatch.lap(f"cell {index}: {cell.source.strip().partition(chr(10))[0][:50]}"):
+                client.execute_cell(cell, index)
             for question in checked_questions(cell.source):
                 if question in requests and question not in taken:
                     take_once(question, index, text_of(cell.outputs))
         for question in sorted(requests.keys() - taken):
             take_once(question, END, "")
-        run_sync(client.km.shutdown_kernel)(now=True)  # its values are taken: no need to wait for it
+        # Its values are taken: the kernel is killed, and the grading child waits for it to go
+        # (``shutdown_kernel`` would look for that every 100 ms, and then linger on its sockets).
+        client.km.provisioner.process.kill()
 
 
 def take(client: NotebookClient, question: str, request: dict, gatherer: str, mime_type: str, out: Path, *, taken_at, public: str) -> None:
     """Ask the kernel for ``question``'s values and write what it answered, as data, to ``out``."""
     call = f"{gatherer}\nimport json\nreport(json.loads({json.dumps(request)!r}), USER_NS)\n"
     cell = nbformat.v4.new_code_cell(f"exec({call!r}, {{'__name__': 'exercise_kit_values', 'USER_NS': globals()}})")
-    client.execute_cell(cell, -1, store_history=False)
+    client.execute_cell(cell, GRADER_CELL, store_history=False)
     answer = {"values": {}, "errors": {"*": NO_ANSWER}}
     for output in cell.outputs:
         data = output.get("data", {}) if output.get("output_type") == "display_data" else {}
@@ -212,12 +223,18 @@ class BoundedNotebookClient(NotebookClient):
 
     async def async_execute_cell(self, cell, cell_index, *args, **kwargs):
         self.kept_in_cell, self.truncated = 0, False
+        # nbclient stores each executed cell at its index: a grader's cell would replace the
+        # notebook's last one, which then never ran (or ran the grader's request again).
+        last_cell = self.nb.cells[-1] if cell_index == GRADER_CELL and self.nb.cells else None
         try:
             if not self.over_limit():
                 cell = await super().async_execute_cell(cell, cell_index, *args, **kwargs)
         except DeadKernelError:  # what nbclient raises when the cell's wait is cancelled
             if not self.over_limit():
                 raise
+        finally:
+            if last_cell is not None:
+                self.nb.cells[-1] = last_cell
         if self.over_limit():
             await ensure_async(self.km.shutdown_kernel(now=True))
             raise OutputLimitExceeded()
@@ -238,7 +255,7 @@ class BoundedNotebookClient(NotebookClient):
 
     def output(self, outs, msg, display_id, cell_index):
         room = MAX_CELL_OUTPUT_BYTES - self.kept_in_cell
-        if cell_index >= 0:  # the grader's own cells (values requests) are not the notebook's
+        if cell_index != GRADER_CELL:  # the grader's own cells are not the notebook's
             room = min(room, MAX_KEPT_OUTPUT_BYTES - self.kept)
         if self.size > room:  # the size of ``msg``, from ``process_message``
             if not self.truncated:
@@ -246,7 +263,7 @@ class BoundedNotebookClient(NotebookClient):
                 outs.append(nbformat.v4.new_output("stream", name="stdout", text=TRUNCATED))
             return None
         self.kept_in_cell += self.size
-        self.kept += self.size if cell_index >= 0 else 0
+        self.kept += self.size if cell_index != GRADER_CELL else 0
         return super().output(outs, msg, display_id, cell_index)
 
 

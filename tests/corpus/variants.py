@@ -205,6 +205,16 @@ def zipped_folder(path: Path) -> None:
     }))  # fmt: skip
 
 
+def last_answer_at_the_end(path: Path) -> None:
+    """The solution with its last answer and check moved into a cell after the export cell: the
+    notebook's last cell, which the grader's requests for values must not take the place of."""
+    nb = read_clean(SOLUTION)
+    moved = [only_cell_with(nb.cells, 'answer_counting = "A"'), only_cell_with(nb.cells, 'grader.check("q6_counting")')]
+    nb.cells = [cell for cell in nb.cells if cell not in moved]
+    nb.cells.append(nbformat.v4.new_code_cell("\n".join(cell.source for cell in moved)))
+    notebook_writer(nb)(path)
+
+
 def with_byte_order_mark(path: Path) -> None:
     """The solution as an editor that starts UTF-8 files with a byte-order mark saves it."""
     path.write_bytes(codecs.BOM_UTF8 + notebook_bytes(read_clean(SOLUTION)))
@@ -273,6 +283,7 @@ CORRECT = [
     # submitted as students make them, not as the export cell does
     Submission("correct-zipped-folder.zip", zipped_folder, POINTS),
     Submission("correct-with-bom.ipynb", with_byte_order_mark, POINTS),
+    Submission("correct-last-answer-after-export-cell.ipynb", last_answer_at_the_end, POINTS),
 ]
 
 # ---------------------------------------------------------------------------------------------
