@@ -24,7 +24,7 @@ from pathlib import Path
 import pandas as pd
 
 from exercise_kit.paths import AUTOGRADER_ZIP, NOTEBOOK_NAME, SOLUTION_DIR
-from exercise_kit.report import load_records
+from exercise_kit.reporting.report import load_records
 
 GRADESCOPE_MEMORY_MB = 768
 CLASS_SIZE = 300
@@ -79,7 +79,7 @@ def main():
                 otter_times.append(grade_with_otter_run(submissions, Path(tmp) / f"otter-{round_}"))
             grades = pd.read_csv(kit_out / "final_grades.csv")
             full.append(int((grades["percent_correct"].iloc[1:] == 1).sum()))
-            peaks += [record["peak_memory_mb"] for record in load_records(kit_out)]
+            peaks += [record.peak_memory_mb for record in load_records(kit_out)]
             if not args.kit_only:
                 print(f"round {round_ + 1}: kit {kit_times[-1]:.1f} s, unsandboxed {unsandboxed_times[-1]:.1f} s, "
                       f"otter run {otter_times[-1]:.1f} s, ratio {otter_times[-1] / kit_times[-1]:.2f}x")

@@ -1,7 +1,7 @@
 """Grading time and peak memory of one submission run as Gradescope runs it, against its defaults.
 
 The autograder zip's own entry point (``run_autograder``: the kit's sandboxed grader) grades the
-submission in a Gradescope-shaped folder (``exercise_kit.gradescope``), as root. Memory is that of the grader and its kernel together, polled over
+submission in a Gradescope-shaped folder (``exercise_kit.lms.gradescope``), as root. Memory is that of the grader and its kernel together, polled over
 the whole process tree, both as summed RSS (each shared library counted in every process) and as
 summed PSS (each counted once, as a container's memory limit charges it). Gradescope's default container has half a CPU: the
 run gets that through a CPU quota (a cgroup with ``--cpus`` of CPU time, the way a container's CPU
@@ -21,8 +21,8 @@ from pathlib import Path
 
 import psutil
 
-from exercise_kit import gradescope
-from exercise_kit.sandbox import memory_mb, process_tree
+from exercise_kit.grading.watch import memory_mb, process_tree
+from exercise_kit.lms import gradescope
 from exercise_kit.paths import NOTEBOOK_NAME, SOLUTION_DIR
 
 GRADESCOPE_DEFAULTS = {"memory_mb": 768, "cpus": 0.5, "timeout_s": 600}

@@ -15,36 +15,39 @@ import statistics
 import tempfile
 import time
 from collections import defaultdict
+from dataclasses import replace
 from pathlib import Path
 
-from exercise_kit import report, sandbox
+from exercise_kit.grading.record import Record
+from exercise_kit.grading.submission import grade_submission
+from exercise_kit.grading.watch import Limits
+from exercise_kit.reporting import report
 from exercise_kit.paths import AUTOGRADER_ZIP, NOTEBOOK_NAME, SOLUTION_DIR
-from exercise_kit.stopwatch import Stopwatch
+from exercise_kit.grading.stopwatch import Stopwatch
 
 CLASS_SIZE = 300
 CHILD = "grading child, start to end"  # the worker's lap; the child's own laps follow it
 
 
-def profile(rounds: int, limits: sandbox.Limits) -> tuple[dict[str, list[float]], dict]:
+def profile(rounds: int, limits: Limits) -> tuple[dict[str, list[float]], Record]:
     """Each stage's seconds over ``rounds`` gradings of the solution, and the last record."""
     data, autograder = (SOLUTION_DIR / NOTEBOOK_NAME).read_bytes(), AUTOGRADER_ZIP.read_bytes()
-    sandbox.grade_submission(NOTEBOOK_NAME, data, autograder, limits)  # starts the fork server
+    grade_submission(NOTEBOOK_NAME, data, autograder, limits)  # starts the fork server
     stages = defaultdict(list)
     for _ in range(rounds):
         stopwatch = Stopwatch()
         start = time.perf_counter()
-        record = sandbox.grade_submission(NOTEBOOK_NAME, data, autograder, limits, stopwatch)
+        record = grade_submission(NOTEBOOK_NAME, data, autograder, limits, stopwatch)
         stopwatch.laps.append(("whole submission", time.perf_counter() - start))
-        assert record["grading_status"] == "Completed" + ("" if limits.sandbox else f"; {sandbox.UNSANDBOXED}"), record["grading_status"]
-        assert record["results"]["score"] == 20, record["results"]
+        assert record.status.completed and record.results["score"] == 20, (record.status, record.results)
         for name, seconds in stopwatch.laps:
             stages[name].append(seconds)
     return stages, record
 
 
-def report_seconds(record: dict) -> float:
+def report_seconds(record: Record) -> float:
     """Seconds to write one submission's files and the summary, in a class of ``CLASS_SIZE``."""
-    records = [{**record, "file": f"student{i:03d}.ipynb"} for i in range(CLASS_SIZE)]
+    records = [replace(record, file=f"student{i:03d}.ipynb") for i in range(CLASS_SIZE)]
     with tempfile.TemporaryDirectory() as out:
         report.write_report(records, Path(out))  # every file once, figures drawn
         start = time.perf_counter()
@@ -57,7 +60,7 @@ def main():
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--no-sandbox", action="store_true")
     args = parser.parse_args()
-    stages, record = profile(args.rounds, sandbox.Limits(sandbox=not args.no_sandbox))
+    stages, record = profile(args.rounds, Limits(sandbox=not args.no_sandbox))
     names = list(stages)
     child_stages = names[names.index(CHILD) + 1:names.index("verdicts")]
     stages["grading child, the rest (its start and exit)"] = [

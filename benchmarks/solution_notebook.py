@@ -17,7 +17,7 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
-from exercise_kit.values import is_export_cell
+from exercise_kit.assignment import is_export_cell
 from exercise_kit.paths import NOTEBOOK_NAME, SOLUTION_DIR
 
 EAGER_STEPS = 200

@@ -6,7 +6,7 @@ zip under a stable name, with what Otter puts beside it) and the top-level ``ott
 
 The Gradescope zip keeps what Otter made of the master notebook (hidden tests, the assignment's
 support files, the config) and replaces Otter's entry point with the kit's: its own ``setup.sh``
-and ``run_autograder`` (``exercise_kit/gradescope_zip/``), the pinned grading environment
+and ``run_autograder`` (``exercise_kit/lms/gradescope_zip/``), the pinned grading environment
 (``requirements.txt``) and the kit itself (``kit/``), so that Gradescope grades with the kit's
 sandboxed grader (see ``gradescope``).
 """
@@ -24,7 +24,7 @@ import nbformat
 from nbclient import NotebookClient
 
 from .paths import AUTOGRADER_ZIP, GRADING_REQUIREMENTS, MASTER_NOTEBOOK, NOTEBOOK_NAME, ROOT, STUDENT_REQUIREMENTS
-from .values import is_export_cell
+from .assignment import is_export_cell
 
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # the earliest date a zip can hold: no build time in the file
 PACKAGE = Path(__file__).resolve().parent
@@ -41,22 +41,22 @@ def build(destination: Path = ROOT) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         dist = Path(tmp) / "dist"
         otter_assign(str(MASTER_NOTEBOOK), str(dist), no_pdfs=True)
-        blanks = setup_blanks(read_notebook(dist / "student" / NOTEBOOK_NAME))
+        blanks = setup_blanks(nbformat.read(dist / "student" / NOTEBOOK_NAME, as_version=4))
         for path in (dist / "student" / NOTEBOOK_NAME, dist / "autograder" / NOTEBOOK_NAME):
-            nbformat.write(fill_setup_cell(read_notebook(path), blanks), path)
+            nbformat.write(fill_setup_cell(nbformat.read(path, as_version=4), blanks), path)
         replace_dir(destination / "student_template")
-        write_notebook(read_notebook(dist / "student" / NOTEBOOK_NAME), destination / "student_template" / NOTEBOOK_NAME)
+        write_notebook(nbformat.read(dist / "student" / NOTEBOOK_NAME, as_version=4), destination / "student_template" / NOTEBOOK_NAME)
         shutil.copyfile(STUDENT_REQUIREMENTS, destination / "student_template" / "requirements.txt")
         copy_autograder(dist / "autograder", destination / "autograder")
         shutil.copyfile(dist / "autograder" / "otter_config.json", destination / "otter_config.json")
         replace_dir(destination / "solution")
         for support in sorted((dist / "autograder").glob("*.py")):  # the hidden tests import them
             shutil.copyfile(support, destination / "solution" / support.name)
-        solution = execute(read_notebook(dist / "autograder" / NOTEBOOK_NAME), cwd=dist / "autograder")
+        solution = execute(nbformat.read(dist / "autograder" / NOTEBOOK_NAME, as_version=4), cwd=dist / "autograder")
         figures = model_answer_figures(solution)
         write_notebook(fill_model_answer(solution, figures), destination / "solution" / NOTEBOOK_NAME)
         autograder_notebook = destination / "autograder" / NOTEBOOK_NAME
-        write_notebook(fill_model_answer(read_notebook(autograder_notebook), figures), autograder_notebook)
+        write_notebook(fill_model_answer(nbformat.read(autograder_notebook, as_version=4), figures), autograder_notebook)
 
 
 def setup_blanks(student: nbformat.NotebookNode) -> dict[str, str]:
@@ -117,7 +117,7 @@ def copy_autograder(source: Path, target: Path) -> None:
         if item.suffix == ".zip":
             gradescope_zip(item, target / AUTOGRADER_ZIP.name)
         elif item.suffix == ".ipynb":
-            write_notebook(read_notebook(item), target / item.name)
+            write_notebook(nbformat.read(item, as_version=4), target / item.name)
         else:
             shutil.copyfile(item, target / item.name)
 
@@ -130,11 +130,11 @@ def gradescope_zip(otter_zip: Path, target: Path) -> None:
         for name in original.namelist():
             if name not in OTTER_ENTRY_POINT:
                 members[name] = original.read(name)
-    for path in sorted((PACKAGE / "gradescope_zip").iterdir()):
+    for path in sorted((PACKAGE / "lms" / "gradescope_zip").iterdir()):
         members[path.name] = path.read_bytes()
     members["requirements.txt"] = flattened_requirements(GRADING_REQUIREMENTS).encode()
     members["kit/pyproject.toml"] = (ROOT / "pyproject.toml").read_bytes()
-    for path in sorted([*PACKAGE.glob("*.py"), *PACKAGE.glob("schemas/*.json")]):
+    for path in sorted([*PACKAGE.rglob("*.py"), *PACKAGE.glob("schemas/*.json")]):  # every sub-package
         members[f"kit/{path.relative_to(PACKAGE.parent).as_posix()}"] = path.read_bytes()
     with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as archive:
         for name in sorted(members):
@@ -153,10 +153,6 @@ def flattened_requirements(path: Path) -> str:
         else:
             lines.append(line)
     return "\n".join(lines) + "\n"
-
-
-def read_notebook(path: Path) -> nbformat.NotebookNode:
-    return nbformat.read(path, as_version=4)
 
 
 def write_notebook(nb: nbformat.NotebookNode, path: Path) -> None:
@@ -185,3 +181,8 @@ def execute(nb: nbformat.NotebookNode, cwd: Path) -> nbformat.NotebookNode:
     executed = iter(runnable.cells[1:])
     nb.cells = [cell if is_export_cell(cell) else next(executed) for cell in nb.cells]
     return nb
+
+
+def main(args) -> None:
+    """The build job."""
+    build()

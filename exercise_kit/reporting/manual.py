@@ -22,7 +22,7 @@ from otter.grade.utils import (
 )
 
 from . import csv_cells
-from .paths import MASTER_NOTEBOOK
+from ..paths import MASTER_NOTEBOOK
 
 FILE_COLUMN = SCORES_DICT_FILE_KEY
 STUDENT_COLUMN = "student"

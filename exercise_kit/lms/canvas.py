@@ -18,6 +18,7 @@ gives downloaded files (the ``ID``).
 """
 
 import re
+import sys
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,9 +32,9 @@ from otter.grade.utils import (
     SCORES_DICT_TOTAL_POINTS_KEY,
 )
 
-from . import csv_cells
+from ..reporting import csv_cells
+from ..reporting.manual import merge, read_text_table
 from .downloads import canvas_file, newest_by_user
-from .manual import merge, read_text_table
 
 STUDENT_COLUMNS = ["Student", "ID", "SIS User ID", "SIS Login ID", "Integration ID", "Root Account", "Section"]
 REQUIRED_COLUMNS = ["Student", "ID", "SIS Login ID", "Section"]
@@ -241,3 +242,38 @@ def read_roster(roster_csv: Path) -> pd.DataFrame:
     if SUBMISSION_COLUMN in roster.columns:
         roster[SUBMISSION_COLUMN] = roster[SUBMISSION_COLUMN].str.strip()
     return roster
+
+
+def main(args) -> None:
+    """The canvas job: the gradebook import file, or (``--post``) each grade and comment through the API."""
+    from ..cli import JobError
+    from . import canvas_post
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            if args.post:
+                students = canvas_post.students(args.grades, args.roster, assignment=args.assignment, manual=args.manual)
+            else:
+                export(args.grades, args.roster, args.out, assignment=args.assignment, manual=args.manual)
+        except ValueError as error:
+            raise JobError(f"error: {error}") from None
+    for warning in caught:
+        print(f"warning: {warning.message}", file=sys.stderr)
+    if not args.post:
+        print(f"Canvas import file: {args.out}")
+        return
+    try:
+        outcome = canvas_post.post(
+            students, url=args.canvas_url, course_id=args.course, assignment_id=args.assignment_id or assignment_id(args.roster, args.assignment),
+            token=canvas_post.token(), send=args.yes,
+        )
+    except ValueError as error:
+        raise JobError(f"error: {error} (nothing was posted)") from None
+    print(", ".join(f"{len(names)} {kind}" for kind, names in outcome.items() if names) + ".")
+    if outcome["would post"] and args.yes:
+        print(f"Nothing was posted: set {canvas_post.TOKEN_VARIABLE} to post (docs/canvas.md says how to make a token).")
+    elif outcome["would post"]:
+        print("Dry run: nothing was posted. Run the same command with --yes to post.")
+    if outcome["failed"]:
+        print("Run the same command again to post what failed: what Canvas already holds is left out.")

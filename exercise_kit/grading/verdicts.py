@@ -2,41 +2,19 @@
 
 Runs in the grading worker, which never executes or unpickles anything from a submission. It reads
 the values that ``values`` wrote (JSON with float64 bytes), decodes them with the assignment's
-``lstm_values.decode``, and calls the hidden checks of the autograder's ``lstm_checks.py`` (the
-instructor's copy from the autograder zip) on them. The checks and their points come from the
+values module, and calls the hidden checks of its checks module (``exercise_kit.assignment``: the
+instructor's copies from the autograder zip) on them. The checks and their points come from the
 autograder's test files; Otter's in-kernel scores play no part.
 """
 
 import ast
-import functools
 import re
-import types
 from pathlib import Path
 
 CHECK_CALL = re.compile(r"run_check\(['\"](\w+)['\"]")
 PUBLIC_TESTS = "Public Tests"
 NOT_TAKEN = "The notebook stopped before this question's check cell ran, so its work could not be graded."
 TAKEN_AT_END = "(Its grader.check cell did not run: graded at the end of the notebook.)"
-
-
-def load_module(path: Path, name: str):
-    """Import an assignment module from the autograder's files (the instructor's copy), once per content."""
-    return _load_source(Path(path).read_text(), name)
-
-
-@functools.cache
-def _load_source(source: str, name: str):
-    module = types.ModuleType(name)
-    exec(compile(source, f"<autograder {name}>", "exec"), module.__dict__)
-    return module
-
-
-def load_checks(source: Path):
-    return load_module(source / "files" / "lstm_checks.py", "autograder_lstm_checks")
-
-
-def load_values(source: Path):
-    return load_module(source / "files" / "lstm_values.py", "autograder_lstm_values")
 
 
 def question_checks(source_dir: Path) -> dict[str, list[tuple[str, float]]]:

@@ -1,34 +1,18 @@
-"""Grade one submission: its notebook runs in a sandboxed kernel, every point is computed outside.
+"""Stage 2, the worker's side: run the grading child under its limits, and leave nothing of it.
 
-The worker that calls ``grade_submission`` stays clean: it lays out a private folder, unpacks and
-checks the submission as data (``submission``), then forks a grading child from ``fork_server``
-(which imported TensorFlow and Jupyter once). The child forks the kernel's *zygote* first, before
-it reads anything of the grader's, then runs the notebook cell by cell in a kernel forked from
-that zygote and confined (``confine``: its own folder, no network, no view of other processes or
-folders, its own uid as root), taking each question's values at its check cell (``values``). The
-worker watches the child's whole process tree (wall-clock timeout, memory cap), kills every
-descendant when grading ends, and scores the values (``verdicts``).
-
-Layout of the private folder (0711: others may pass through it to ``work/`` by its full path,
-which a kernel confined without namespaces needs, but not list it; everything else in it is the
-grader's only)::
-
-    source/      the autograder zip, unpacked: hidden tests, lstm_checks.py, lstm_values.py
-    work/        the kernel's folder: the student's notebook and files, the kernel's connection
-                 file and sockets. The only folder the kernel sees (with namespaces) or may read.
-    values/      each question's values as the kernel gave them
-    probe.json   the random weights and inputs sent to the kernel with the requests
-    grading.log  the grading child's output
+The worker forks the grading child (``grading.child``) from the fork server and watches its whole
+process tree: the wall-clock timeout, the memory cap (the PSS of the grader and its kernel
+together, with what their sockets can buffer), the disk cap on the kernel's folder. When the child
+ends or breaks a limit, every process of it is killed: its process group (which a confined kernel
+cannot leave), and as root every process of the kernel's uid.
 """
 
-import ctypes
+import enum
 import functools
-import json
 import os
 import secrets
 import signal
 import stat
-import sys
 import tempfile
 import threading
 import time
@@ -36,28 +20,17 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
-import jsonschema
-import numpy as np
 import psutil
 
-from . import confine, fork_kernel, fork_server, submission, values, verdicts
-from .stopwatch import STAGES, Stopwatch
+from ..isolation import fork_server
+from .child import MARKER, grade_in_child
+from .stopwatch import Stopwatch
 
-MARKER = "EXERCISE_KIT_SUBMISSION"  # set in the child's environment, inherited by the kernel
 POLL_SECONDS = 0.1
 KILL_SECONDS = 5.0  # at most, to kill a kernel's processes until none is left
 SCAN_SECONDS = 1.0
 MAX_FILES = 10_000  # in the kernel's folder: a notebook needs a handful
 STOP = threading.Event()  # set by the batch grader on Ctrl-C: children are killed at once
-LEFTOVERS = "leftover_processes"  # written by the child: how many it had to kill
-OUTPUT_LIMITED = "output_limited"  # written by the child when the kernel sent too much output
-LOG_TAIL_BYTES = 64 * 1024  # of the grading child's log, read for the reason of a crash
-PROBE = "probe.json"  # the random weights and inputs the child sent to the kernel, for the verdicts
-PR_SET_CHILD_SUBREAPER = 36
-UNSANDBOXED = "unsandboxed"
-RESULTS_VALIDATOR = jsonschema.Draft202012Validator(
-    json.loads((Path(__file__).parent / "schemas" / "gradescope_results.schema.json").read_text())
-)
 
 
 @dataclass(frozen=True)
@@ -65,88 +38,37 @@ class Limits:
     timeout: float = 600.0  # seconds of wall clock for the whole submission
     memory_mb: int = 2048  # memory (PSS) of the grader and its kernel together
     grade_from_log: bool = False  # keep the student's .OTTER_LOG (Otter's runner would dill-load it)
-    sandbox: bool = True  # confine the kernel (``confine``); off only with --no-sandbox
+    sandbox: bool = True  # confine the kernel (``isolation.confine``); off only with --no-sandbox
     disk_mb: int = 512  # what the notebook may write into its folder (on the grader's disk)
     alone: bool = False  # root in a container with this one submission (Gradescope): a uid of its own suffices
 
 
-class SandboxUnavailable(Exception):
-    """This machine cannot confine kernels; the message says why, in one sentence."""
+class Ending(enum.Enum):
+    """How the grading child's run ended, as the worker saw it."""
+
+    FINISHED = "finished"
+    CRASHED = "crashed"  # exited with an error
+    TIMEOUT = "timeout"
+    MEMORY = "memory"
+    DISK = "disk"
+    INTERRUPTED = "interrupted"  # the batch was stopped (Ctrl-C)
 
 
-def check_sandbox(limits: Limits) -> None:
-    """Raise ``SandboxUnavailable`` when kernels are to be confined and this machine cannot."""
-    if limits.sandbox:
-        missing = confine.available().missing(alone=limits.alone)
-        if missing:
-            raise SandboxUnavailable(missing)
+@dataclass(frozen=True)
+class Outcome:
+    ending: Ending
+    peak_memory_mb: float  # of the child's process tree (PSS)
 
 
-def grade_submission(name: str, data: bytes, autograder: bytes, limits: Limits, stopwatch: Stopwatch | None = None) -> dict:
-    """Grade the submission file ``name`` (its bytes ``data``); return its record (see report.py).
-
-    ``stopwatch``: gets the time of each stage, the grading child's included.
-    """
-    start, stopwatch = time.monotonic(), stopwatch or Stopwatch()
-    with grading_folder() as folder:
-        with stopwatch.lap("unpack"):
-            folder.chmod(0o711)
-            for part in ("source", "values", "work"):
-                (folder / part).mkdir(mode=0o700)
-            source = submission.unpack_autograder(autograder, folder / "source")
-            questions = verdicts.question_checks(source)
-            try:
-                check_sandbox(limits)
-                submission.unpack_submission(name, data, folder / "work", submission.assignment_name(source), limits.grade_from_log, submission.public_tests(source))
-            except (submission.InvalidSubmission, SandboxUnavailable) as reason:
-                kind = "Invalid submission" if isinstance(reason, submission.InvalidSubmission) else "Not graded"
-                return _failed_record(name, f"{kind}: {reason}", questions)
-
-        with stopwatch.lap("grading child, start to end"):
-            outcome, peak_mb = run_child(folder, limits, stopwatch)
-        stopwatch.read(folder / STAGES)
-        with stopwatch.lap("verdicts"):
-            taken = values.read_taken(folder / "values")
-            probe = {key: np.asarray(value) for key, value in _read_json(folder / PROBE).items()}
-            evidence = {}
-            results = verdicts.results(taken, questions, verdicts.load_checks(source), verdicts.load_values(source), probe, evidence)
-            RESULTS_VALIDATOR.validate(results)
-        return {**_record(name, _status(outcome, folder, limits), results, start, peak_mb), "evidence": evidence}  # report.EVIDENCE
-
-
-def failed_record(name: str, status: str, autograder: bytes) -> dict:
-    """The record of a submission that could not be graded: 0 on every question, and why."""
-    with tempfile.TemporaryDirectory(prefix="exercise-kit-") as tmp:
-        return _failed_record(name, status, verdicts.question_checks(submission.unpack_autograder(autograder, Path(tmp) / "source")))
-
-
-def _failed_record(name: str, status: str, questions: dict) -> dict:
-    reason = status.partition(": ")[2] or status
-    tests = [
-        {"name": question, "score": 0.0, "max_score": sum(points for _, points in checks), "visibility": "hidden", "status": "failed", "output": reason}
-        for question, checks in questions.items()
-    ]
-    return _record(name, status, {"score": 0.0, "tests": tests}, time.monotonic(), 0.0)
-
-
-def _record(name, status, results, start, peak_mb):
-    return {
-        "file": name,
-        "grading_status": status,
-        "results": results,
-        "seconds": round(time.monotonic() - start, 1),
-        "peak_memory_mb": round(peak_mb, 1),
-    }
-
-
-def run_child(folder: Path, limits: Limits, stopwatch: Stopwatch) -> tuple[str, float]:
-    """Run the grading child; return its outcome and the peak memory (MB) of its process tree."""
+def run_child(folder: Path, limits: Limits, stopwatch: Stopwatch) -> Outcome:
+    """Run the grading child (``target(folder, marker, sandboxed)``) until it ends or breaks a limit;
+    then kill what is left of it."""
     marker = secrets.token_hex(8)
-    child = fork_server.context().Process(target=_grade_in_child, args=(str(folder), marker, limits.sandbox))
+    child = fork_server.context().Process(target=grade_in_child, args=(str(folder), marker, limits.sandbox))
     with stopwatch.lap("fork the grading child"):
         child.start()
     deadline = time.monotonic() + limits.timeout
-    outcome, peak_mb, last_scan, tree = "finished", 0.0, 0.0, []
+    ending, peak_mb, last_scan, tree = Ending.FINISHED, 0.0, 0.0, []
     while child.is_alive():
         # Each second, find the tree anew (a scan of every process) and read its PSS, which counts
         # the libraries shared by grader and kernel once but costs milliseconds a process. In
@@ -155,18 +77,18 @@ def run_child(folder: Path, limits: Limits, stopwatch: Stopwatch) -> tuple[str, 
             tree, last_scan = process_tree(child.pid), time.monotonic()
             peak_mb = max(peak_mb, memory_mb(tree, "pss"))
             if disk_mb(folder / "work", MAX_FILES, tree) > limits.disk_mb:
-                outcome = "disk"
+                ending = Ending.DISK
                 break
         elif memory_mb(tree, "rss") > limits.memory_mb:
             peak_mb = max(peak_mb, memory_mb(process_tree(child.pid), "pss"))
         if peak_mb > limits.memory_mb:
-            outcome = "memory"
+            ending = Ending.MEMORY
             break
         if time.monotonic() > deadline:
-            outcome = "timeout"
+            ending = Ending.TIMEOUT
             break
         if STOP.is_set():
-            outcome = "interrupted"
+            ending = Ending.INTERRUPTED
             break
         child.join(POLL_SECONDS)
     uid = None
@@ -175,9 +97,9 @@ def run_child(folder: Path, limits: Limits, stopwatch: Stopwatch) -> tuple[str, 
     with stopwatch.lap("kill what is left"):
         kill_tree(child.pid, marker, uid)
         child.join()
-    if outcome == "finished" and child.exitcode != 0:
-        outcome = "crashed"
-    return outcome, peak_mb
+    if ending is Ending.FINISHED and child.exitcode != 0:
+        ending = Ending.CRASHED
+    return Outcome(ending, peak_mb)
 
 
 def disk_mb(folder: Path, max_files: int, processes: list[psutil.Process] = ()) -> float:
@@ -365,9 +287,9 @@ def _default_socket_buffers() -> int:
     return total
 
 
-def kill_tree(pid: int, marker: str, uid: int | None = None) -> None:
-    """Kill the child, its descendants, and anything else that still carries its marker, is in
-    its process group or, as root, runs as ``uid`` (its kernel's own).
+def kill_tree(pid: int, marker: str | None = None, uid: int | None = None) -> None:
+    """Kill the process ``pid``, its descendants, and anything else that still carries its
+    ``marker``, is in its process group or, as root, runs as ``uid`` (its kernel's own).
 
     The child's group is its own (it calls setsid), and a confined kernel's processes cannot
     leave it: one ``killpg`` reaches them all, even those that hop to a new pid faster than a
@@ -383,7 +305,7 @@ def kill_tree(pid: int, marker: str, uid: int | None = None) -> None:
     _kill_until_none_left(lambda: os.killpg(pid, signal.SIGKILL), lambda process: _in_group(process, pid))
     if os.geteuid() == 0 and uid not in (None, 0):
         _kill_uid(uid)
-    for process in psutil.process_iter():
+    for process in psutil.process_iter() if marker is not None else ():
         try:
             if process.environ().get(MARKER) == marker and process not in processes:
                 processes.append(process)
@@ -443,122 +365,3 @@ def _kill_all_as(uid: int) -> None:
         finally:
             os._exit(0)
     os.waitpid(helper, 0)
-
-
-def _grade_in_child(folder: str, marker: str, sandboxed: bool) -> None:
-    """The child: own session, reaper of its orphans, output to a log, then the notebook."""
-    os.setsid()
-    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
-    folder = Path(folder)
-    os.environ[MARKER] = marker
-    # Submissions are graded side by side, one per core: TensorFlow's thread pools only contend.
-    os.environ.update(TF_NUM_INTRAOP_THREADS="1", TF_NUM_INTEROP_THREADS="1", OMP_NUM_THREADS="1")
-    log = os.open(folder / "grading.log", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    os.dup2(log, 1)
-    os.dup2(log, 2)
-    work, stopwatch = folder / "work", Stopwatch()
-    # The zygote, and so the kernel, is forked before this process reads the checks or draws the probe.
-    with stopwatch.lap("fork the zygote"):
-        hide = _grading_folders(folder) if sandboxed else None
-        zygote = fork_kernel.install(folder / "jupyter", confine_hide=hide)
-
-    import nbformat
-
-    with stopwatch.lap("draw the probe"):
-        source = folder / "source"
-        checks, gatherer = verdicts.load_checks(source), source / "files" / "lstm_values.py"
-        probe = checks.random_probe(np.random.default_rng(secrets.randbits(64)))
-        _write_json(folder / PROBE, {key: array.tolist() for key, array in probe.items()})
-        requests = {question: checks.request([name for name, _ in checks_], probe) for question, checks_ in verdicts.question_checks(source).items()}
-
-    notebook = next(work.glob("*.ipynb"))
-    (work / ".kernel").mkdir(exist_ok=True)
-    # ZeroMQ over Unix sockets in the kernel's own folder: the kernel needs no network at all.
-    km = values.BoundedKernelManager(kernel_name="python3", transport="ipc", ip=str(work / ".kernel" / "ipc"), connection_file=str(work / ".kernel" / "connection.json"))
-    client = values.BoundedNotebookClient(
-        nbformat.read(notebook, as_version=4),
-        km=km,
-        allow_errors=True,
-        timeout=None,  # the worker's wall-clock limit covers the whole submission
-        record_timing=False,
-        resources={"metadata": {"path": str(work)}},
-    )
-    try:
-        values.run_notebook(client, requests, gatherer.read_text(), verdicts.load_values(source).MIME_TYPE, folder / "values", checks.TAKEN_ONCE, stopwatch)
-    except values.OutputLimitExceeded:  # the kernel was shut down; the questions taken before keep their values
-        (folder / OUTPUT_LIMITED).touch()
-    with stopwatch.lap("wait for the kernel to go"):
-        descendants = psutil.Process().children(recursive=True)
-        # The kernel was killed on shutdown: give it a moment to go; what stays was left by the notebook.
-        _, leftovers = psutil.wait_procs([process for process in descendants if process.pid != zygote], timeout=0.5)
-    for process in leftovers:
-        print(f"Left running by the notebook: process {process.pid}", file=sys.stderr)
-    (folder / LEFTOVERS).write_text(str(len(leftovers)))
-    for process in descendants:
-        with suppress(psutil.NoSuchProcess):
-            process.kill()
-    stopwatch.write(folder / STAGES)
-    # Skip the interpreter's teardown, which takes most of a second with TensorFlow loaded.
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(0)
-
-
-def _grading_folders(folder: Path) -> list[Path]:
-    """The folders that hold other submissions' grading folders, for the kernel not to see.
-
-    Those under the kernel's private temporary folders (``/tmp``, the usual place) are out of its
-    sight already.
-    """
-    private = [Path(path).resolve() for path in ("/tmp", "/var/tmp", "/dev/shm")]
-    candidates = {Path(tempfile.gettempdir()).resolve(), folder.parent.resolve()}
-    return sorted(path for path in candidates if not any(path == p or p in path.parents for p in private))
-
-
-def _write_json(path: Path, data) -> None:
-    with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as file:
-        json.dump(data, file)
-
-
-def _read_json(path: Path) -> dict:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return {}
-
-
-def _status(outcome, folder: Path, limits: Limits) -> str:
-    if outcome == "timeout":
-        status = f"Timeout: grading took longer than {limits.timeout:g} s"
-    elif outcome == "memory":
-        status = f"Memory limit: the grader and its kernel used more than {limits.memory_mb} MB"
-    elif outcome == "disk":
-        status = f"Disk limit: the notebook wrote more than {limits.disk_mb} MB or {MAX_FILES} files into its folder"
-    elif (folder / OUTPUT_LIMITED).exists():
-        status = f"Output limit: the notebook sent more than {values.MAX_OUTPUT_BYTES // 2**20} MB of output, or {values.MAX_MESSAGE_BYTES // 2**20} MB at once"
-    elif outcome != "finished":
-        status = f"Crashed: {_last_error(folder / 'grading.log')}"
-    else:
-        status = "Completed"
-    leftovers = int((folder / LEFTOVERS).read_text()) if (folder / LEFTOVERS).exists() else 0
-    if leftovers:
-        status += f"; {leftovers} process{'es were' if leftovers > 1 else ' was'} left running by the notebook and killed"
-    if not limits.sandbox:
-        status += f"; {UNSANDBOXED}"
-    return status
-
-
-def _last_error(log_path: Path) -> str:
-    """The last line of the grader's traceback, which names what broke (e.g. the kernel died).
-
-    Only the grading child and the zygote write the log (a kernel holds none of their
-    descriptors), and only its end is read.
-    """
-    try:
-        with open(log_path, "rb") as log:
-            log.seek(max(0, log.seek(0, os.SEEK_END) - LOG_TAIL_BYTES))
-            lines = [line.strip() for line in log.read().decode(errors="replace").splitlines() if line.strip()]
-    except OSError:
-        lines = []
-    errors = [line for line in lines if "Error" in line or "Exception" in line]
-    return (errors[-1] if errors else "the grader did not finish")[:300]

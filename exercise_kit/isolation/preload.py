@@ -103,7 +103,7 @@ with pages_released_while_importing():
     import otter  # noqa: F401
     import tensorflow  # noqa: F401
 
-    from exercise_kit import sandbox  # noqa: F401  (the grading child's code)
+    from exercise_kit.grading import submission  # noqa: F401  (the grading child's code)
 
     # Otter's runner and the notebook's init cell each read the notebook, and nbformat compiles its
     # JSON-schema validator (60 ms) the first time: once here instead, for every grader and kernel.

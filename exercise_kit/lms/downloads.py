@@ -96,7 +96,7 @@ def _student(name: str, students: dict[str, str]) -> dict:
 def _folder_entries(folder: Path):
     """(name, bytes, students) of each file and folder in ``folder``, hidden ones left out. A
     folder's files are zipped; Gradescope's ``submission_metadata.yml`` names each folder's students."""
-    from .submission import folder_as_zip
+    from ..grading.unpack import folder_as_zip
 
     students = gradescope_students(folder / GRADESCOPE_METADATA)
     for path in sorted(folder.iterdir()):

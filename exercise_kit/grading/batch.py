@@ -9,6 +9,7 @@ what is new or changed.
 """
 
 import hashlib
+from collections import Counter
 import json
 import os
 import zipfile
@@ -21,8 +22,15 @@ from tqdm import tqdm
 
 from otter.grade.utils import POINTS_POSSIBLE_LABEL
 
-from . import csv_cells, downloads, fork_server, report, sandbox
-from .paths import AUTOGRADER_ZIP, GRADING_CONFIG
+from ..isolation import fork_server
+from ..lms import downloads
+from ..paths import AUTOGRADER_ZIP, GRADING_CONFIG
+from ..reporting import csv_cells, report
+from .record import Status
+from . import submission
+from ..isolation.confine import SandboxUnavailable
+from .submission import check_sandbox, failed_record
+from .watch import STOP, Limits
 
 
 def grade_folder(
@@ -42,7 +50,7 @@ def grade_folder(
     """Grade every submission in ``submissions`` (a folder of files and folders, or an LMS's
     download zip: see ``downloads``) into ``out``; return the final grades table.
 
-    Raises ``sandbox.SandboxUnavailable`` before grading anything when kernels are to be
+    Raises ``confine.SandboxUnavailable`` before grading anything when kernels are to be
     sandboxed (the default) and this machine cannot. With ``release`` (grades are published), each
     student's feedback gives the one-sentence reason of every hidden check that failed, as
     Gradescope shows them on publishing when the autograder's ``show_hidden`` is on; without it,
@@ -50,44 +58,44 @@ def grade_folder(
     ``final_grades.csv`` also has the hand-graded questions, and totals out of all the points.
     """
     if manual is not None:
-        from . import manual as manual_scores
+        from ..reporting import manual as manual_scores
 
         manual_scores.read_sheet(manual)  # a sheet it cannot read stops the command before grading
     config = json.loads(GRADING_CONFIG.read_text())
-    limits = sandbox.Limits(
+    limits = Limits(
         timeout=timeout or config["timeout_seconds"],
         memory_mb=memory_mb or config["memory_mb"],
         grade_from_log=grade_from_log,
         sandbox=sandboxed,
     )
     if not scheduler:  # a Dask worker checks its own machine, per submission
-        sandbox.check_sandbox(limits)
+        check_sandbox(limits)
     workers = workers or config["workers"] or os.cpu_count()
     autograder_bytes = Path(autograder).read_bytes()
     with zipfile.ZipFile(autograder) as zf:
         show_hidden = release and json.loads(zf.read("otter_config.json")).get("show_hidden", False)
 
-    finished = {record["file"]: record for record in report.load_records(out)}
+    finished = {record.file: record for record in report.load_records(out)}
     collected = downloads.collect(submissions)
     records, todo = {}, []
     for upload in collected.uploads:
         key = hashlib.sha256(upload.data + autograder_bytes + repr(limits).encode()).hexdigest()
         previous = finished.get(upload.name)
-        if previous and previous.get("key") == key:
+        if previous and previous.key == key:
             records[upload.name] = previous
         else:
             todo.append((upload, key))
 
     try:
         with executor(workers, scheduler) as (submit, completed):
-            futures = {submit(sandbox.grade_submission, upload.name, upload.data, autograder_bytes, limits): (upload, key) for upload, key in todo}
+            futures = {submit(submission.grade_submission, upload.name, upload.data, autograder_bytes, limits): (upload, key) for upload, key in todo}
             for future in tqdm(completed(futures), total=len(futures), desc="grading", unit="submission"):
                 upload, key = futures[future]
                 try:
                     record = future.result()
                 except Exception as error:  # the grader itself failed: record it, carry on, grade it again next run
-                    record, key = sandbox.failed_record(upload.name, f"Grader error: {type(error).__name__}: {error}", autograder_bytes), None
-                records[upload.name] = with_student(record, upload, key)
+                    record, key = failed_record(upload.name, Status("Grader error", f"{type(error).__name__}: {error}"), autograder_bytes), None
+                records[upload.name] = record.with_student(upload.student, upload.canvas_user_id, key, upload.late)
                 report.write_report(list(records.values()), out, show_hidden=show_hidden, changed={upload.name})
     finally:  # also on Ctrl-C: the report covers exactly what finished
         grades = report.write_report(list(records.values()), out, show_hidden=show_hidden)
@@ -97,12 +105,6 @@ def grade_folder(
         grades.attrs["manual_problems"] = problems
     grades.attrs["superseded"] = collected.superseded  # for the command's summary
     return grades
-
-
-def with_student(record: dict, upload: downloads.Upload, key: str) -> dict:
-    """The record, with what the download says of its student; a late submission says so in its status."""
-    status = record["grading_status"] + ("; late" if upload.late else "")
-    return {**record, "grading_status": status, "student": upload.student, "canvas_user_id": upload.canvas_user_id, "key": key}
 
 
 @contextmanager
@@ -119,9 +121,9 @@ def executor(workers: int, scheduler: str | None):
         try:
             yield pool.submit, as_completed
         except BaseException:  # Ctrl-C: stop the children now, keep what is finished
-            sandbox.STOP.set()
+            STOP.set()
             pool.shutdown(wait=True, cancel_futures=True)
-            sandbox.STOP.clear()
+            STOP.clear()
             raise
 
 
@@ -129,11 +131,11 @@ def executor(workers: int, scheduler: str | None):
 
 def command_summary(grades: pd.DataFrame, out: Path) -> str:
     """What the grade command prints when it ends: how many, how they ended, where the files are."""
-    rows = grades[grades["file"] != POINTS_POSSIBLE_LABEL]
-    kinds = rows["grading_status"].str.split(r"[:;]", regex=True).str[0].value_counts()
-    late = rows["grading_status"].str.endswith("; late").sum()
+    statuses = [Status.parse(text) for text in grades.loc[grades["file"] != POINTS_POSSIBLE_LABEL, "grading_status"]]
+    kinds = Counter(status.kind for status in statuses).most_common()
+    late = sum(status.late for status in statuses)
     lines = [
-        f"{len(rows)} submission{'s' * (len(rows) != 1)} graded: " + ", ".join(f"{count} {kind}" for kind, count in kinds.items()) + (f" ({late} late)" if late else ""),
+        f"{len(statuses)} submission{'s' * (len(statuses) != 1)} graded: " + ", ".join(f"{count} {kind}" for kind, count in kinds) + (f" ({late} late)" if late else ""),
         f"grades: {Path(out) / 'final_grades.csv'}   feedback: {Path(out) / 'submissions'}/*/feedback.md   summary: {Path(out) / 'summary' / 'summary.md'}",
     ]
     for name in grades.attrs.get("superseded", []):
@@ -141,3 +143,28 @@ def command_summary(grades: pd.DataFrame, out: Path) -> str:
     for problem in grades.attrs.get("manual_problems", []):
         lines.append(f"manual score: {problem}")
     return "\n".join(lines)
+
+
+def main(args) -> None:
+    """The grade job: grade the folder or download, print what happened and where the files are."""
+    from ..cli import JobError
+
+    try:
+        grades = grade_folder(
+            args.submissions,
+            args.out,
+            autograder=args.autograder,
+            workers=args.workers,
+            timeout=args.timeout,
+            memory_mb=args.memory_mb,
+            scheduler=args.scheduler,
+            grade_from_log=args.grade_from_log,
+            sandboxed=not args.no_sandbox,
+            release=args.release,
+            manual=args.manual,
+        )
+    except SandboxUnavailable as reason:
+        raise JobError(f"Nothing was graded: {reason}") from None
+    except ValueError as error:  # a download or a sheet the kit cannot read
+        raise JobError(f"error: {error}") from None
+    print(command_summary(grades, args.out))

@@ -19,7 +19,6 @@ answer's error messages are cut to a few kilobytes each before they are written.
 import ast
 import asyncio
 import json
-import os
 from contextlib import ExitStack
 from itertools import islice
 from pathlib import Path
@@ -32,6 +31,8 @@ from jupyter_core.utils import ensure_async, run_sync
 from nbclient import NotebookClient
 from nbclient.exceptions import DeadKernelError
 
+from ..assignment import is_export_cell
+from ..files import write_atomic
 from .stopwatch import Stopwatch
 
 PUBLIC_OUTPUT_CHARS = 2_000  # of what a check cell printed, kept for the student's feedback
@@ -52,11 +53,6 @@ OUTPUT_MESSAGES = {"status", "execute_input", "stream", "display_data", "execute
 
 class OutputLimitExceeded(Exception):
     """The kernel sent more than ``MAX_OUTPUT_BYTES``, or a message past ``MAX_MESSAGE_BYTES``: grading stopped."""
-
-
-def is_export_cell(cell) -> bool:
-    """The export cell re-runs the whole notebook and writes a zip: never run while grading."""
-    return cell.cell_type == "code" and "grader.export(" in cell.source
 
 
 def checked_questions(source: str) -> list[str]:
@@ -137,7 +133,7 @@ def take(client: NotebookClient, question: str, request: dict, gatherer: str, mi
     plain = {name: value for name, value in values.items() if name in wanted and is_plain_value(value)}
     errors = {**{name: "the kernel's answer for it is not a plain value" for name in wanted & values.keys() - plain.keys()}, **errors}
     errors = {name: text for name, text in errors.items() if name in wanted or name == "*"}
-    write_json(out / f"{question}.json", {"values": plain, "errors": bounded_errors(errors), "taken_at": taken_at, "public": printable(public[:PUBLIC_OUTPUT_CHARS])})
+    write_atomic(out / f"{question}.json", json.dumps({"values": plain, "errors": bounded_errors(errors), "taken_at": taken_at, "public": printable(public[:PUBLIC_OUTPUT_CHARS])}))
 
 
 def bounded_errors(errors: dict) -> dict[str, str]:
@@ -281,12 +277,6 @@ def text_of(outputs) -> str:
         elif "text/plain" in output.get("data", {}):
             parts.append(output["data"]["text/plain"])
     return "".join(parts)
-
-
-def write_json(path: Path, data) -> None:
-    partial = path.with_name(f".{path.name}.tmp")
-    partial.write_text(json.dumps(data))
-    os.replace(partial, path)
 
 
 def read_taken(out: Path) -> dict[str, dict]:

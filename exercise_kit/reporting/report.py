@@ -16,10 +16,7 @@
   statistics), ``reasons.csv`` (why points were lost, every submission named), ``item_statistics.png``
   and ``score_histogram.png``.
 
-A record is one submission's outcome, as the grader makes it::
-
-    {"file": "alice.ipynb", "key": "<sha256>", "grading_status": "Completed",
-     "results": {"tests": [...]}, "seconds": 11.3, "peak_memory_mb": 790.2}
+A record is one submission's outcome, as the grader makes it (``grading.record.Record``).
 
 The grader calls ``write_report`` again after each finished submission, naming it in ``changed`` so
 that only its own files and the batch's are written (a class of hundreds is not rewritten each
@@ -33,7 +30,6 @@ summary's two figures are the exception: while the batch runs they are redrawn a
 import io
 import json
 import math
-import os
 import re
 import statistics
 import time
@@ -52,10 +48,9 @@ from otter.grade.utils import (
     SCORES_DICT_TOTAL_POINTS_KEY,
 )
 
+from ..files import write_atomic
+from ..grading.record import COMPLETED, Record
 from . import csv_cells
-
-COMPLETED = "Completed"
-EVIDENCE = "evidence"  # a record's evidence for staff: written to evidence.json, never to feedback.md
 
 MIN_FOR_DISCRIMINATION = 3  # with 2 submissions, any correlation is -1 or 1
 SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z(])")
@@ -79,21 +74,20 @@ Each sentence of the question's failed checks (its `output` in `results.json`), 
 and the first of them; a submission can get several. `reasons.csv` names every submission."""
 
 
-def write_report(records: list[dict], out: Path, *, show_hidden: bool = False, changed=None) -> pd.DataFrame:
+def write_report(records: list[Record], out: Path, *, show_hidden: bool = False, changed=None) -> pd.DataFrame:
     """Write the outputs of the batch for ``records`` into ``out``; return the final grades table.
 
     ``changed``: the files whose per-submission outputs are to be written (default: every file).
     """
     out = Path(out)
-    records = sorted(records, key=lambda record: record["file"])
+    records = sorted(records, key=lambda record: record.file)
     max_scores = question_max_scores(records)
-    for record in records if changed is None else [record for record in records if record["file"] in changed]:
-        folder = out / "submissions" / submission_folder_name(record["file"])
-        record, evidence = {key: value for key, value in record.items() if key != EVIDENCE}, record.get(EVIDENCE)
-        if evidence is not None:
-            write_atomic(folder / "evidence.json", json_bytes(evidence))
-        write_atomic(folder / "record.json", json_bytes(record))
-        write_atomic(folder / "results.json", json_bytes(record["results"]))
+    for record in records if changed is None else [record for record in records if record.file in changed]:
+        folder = out / "submissions" / submission_folder_name(record.file)
+        if record.evidence is not None:
+            write_atomic(folder / "evidence.json", json_bytes(record.evidence))
+        write_atomic(folder / "record.json", json_bytes(record.as_json()))
+        write_atomic(folder / "results.json", json_bytes(record.results))
         write_atomic(folder / "feedback.md", feedback(record, show_hidden=show_hidden))
     grades = final_grades(records, max_scores)
     questions = question_statistics(grades, max_scores)
@@ -109,30 +103,14 @@ def write_report(records: list[dict], out: Path, *, show_hidden: bool = False, c
     return grades
 
 
-def load_records(out: Path) -> list[dict]:
+def load_records(out: Path) -> list[Record]:
     """The records that ``write_report`` stored in ``out``, with their evidence, sorted by file (none
     if ``out`` is new)."""
     records = []
     for path in (Path(out) / "submissions").glob("*/record.json"):
-        record, evidence = json.loads(path.read_text()), path.with_name("evidence.json")
-        records.append({**record, EVIDENCE: json.loads(evidence.read_text())} if evidence.exists() else record)
-    return sorted(records, key=lambda record: record["file"])
-
-
-def write_atomic(path: Path, data: bytes | str) -> None:
-    """Replace ``path`` by ``data`` in one step: a killed run leaves the old file or the new one.
-
-    Text is written as UTF-8, whatever it holds: a character UTF-8 cannot encode (a lone surrogate
-    in a kernel's text) is written as its escape rather than stopping the batch.
-    """
-    if isinstance(data, str):
-        data = data.encode("utf-8", "backslashreplace")
-    if path.exists() and path.read_bytes() == data:
-        return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    partial.write_bytes(data)
-    os.replace(partial, path)
+        evidence = path.with_name("evidence.json")
+        records.append(Record.from_json(json.loads(path.read_text()), json.loads(evidence.read_text()) if evidence.exists() else None))
+    return sorted(records, key=lambda record: record.file)
 
 
 def json_bytes(data) -> bytes:
@@ -152,25 +130,25 @@ def is_question(test: dict) -> bool:
     return test.get("max_score") is not None
 
 
-def question_scores(record: dict) -> dict[str, float]:
-    return {test["name"]: test.get("score") or 0 for test in record["results"]["tests"] if is_question(test)}
+def question_scores(record: Record) -> dict[str, float]:
+    return {test["name"]: test.get("score") or 0 for test in record.results["tests"] if is_question(test)}
 
 
-def question_max_scores(records: list[dict]) -> dict[str, float]:
+def question_max_scores(records: list[Record]) -> dict[str, float]:
     """Each question's max score, by question name; records that disagree come from two autograders."""
     max_scores = {}
     for record in records:
-        for test in filter(is_question, record["results"]["tests"]):
+        for test in filter(is_question, record.results["tests"]):
             known = max_scores.setdefault(test["name"], test["max_score"])
             if known != test["max_score"]:
                 raise ValueError(
-                    f"{record['file']}: {test['name']} is worth {test['max_score']} points, "
+                    f"{record.file}: {test['name']} is worth {test['max_score']} points, "
                     f"other submissions were graded with {known}: were they graded with another autograder?"
                 )
     return dict(sorted(max_scores.items()))
 
 
-def final_grades(records: list[dict], max_scores: dict[str, float]) -> pd.DataFrame:
+def final_grades(records: list[Record], max_scores: dict[str, float]) -> pd.DataFrame:
     """Otter's ``final_grades.csv`` table: the points-per-question row, then one row per submission.
 
     Columns as in ``otter.grade.utils.merge_scores_to_df``: file, the questions sorted by name,
@@ -192,11 +170,11 @@ def final_grades(records: list[dict], max_scores: dict[str, float]) -> pd.DataFr
         total = round(sum(scores.get(question, 0) for question in max_scores), 5)
         rows.append(
             {
-                SCORES_DICT_FILE_KEY: record["file"],
+                SCORES_DICT_FILE_KEY: record.file,
                 **{question: scores.get(question, 0) for question in max_scores},
                 SCORES_DICT_TOTAL_POINTS_KEY: total,
                 SCORES_DICT_PERCENT_CORRECT_KEY: round(total / possible, 4) if possible else 0,
-                SCORES_DICT_GRADING_STATUS_KEY: record["grading_status"],
+                SCORES_DICT_GRADING_STATUS_KEY: str(record.status),
             }
         )
     columns = [
@@ -222,16 +200,16 @@ def shown_to_student(test: dict, show_hidden: bool) -> bool:
     return show_hidden or test.get("visibility", "visible") == "visible"
 
 
-def feedback(record: dict, *, show_hidden: bool) -> str:
+def feedback(record: Record, *, show_hidden: bool) -> str:
     """The Markdown a student reads: total, points per question, and why each failed question failed."""
-    tests = record["results"]["tests"]
+    tests = record.results["tests"]
     questions = [test for test in tests if is_question(test)]
     total = sum(test.get("score") or 0 for test in questions)
     possible = sum(test["max_score"] for test in questions)
     percent = f" ({total / possible:.0%})" if possible else ""
-    lines = [f"# Feedback on {record['file']}", "", f"**{points(total)} / {points(possible)}** auto-graded points{percent}.", ""]
-    if record["grading_status"] != COMPLETED:
-        lines += [f"Grading status: {record['grading_status']}", ""]
+    lines = [f"# Feedback on {record.file}", "", f"**{points(total)} / {points(possible)}** auto-graded points{percent}.", ""]
+    if str(record.status) != COMPLETED:
+        lines += [f"Grading status: {record.status}", ""]
     if questions:
         table = pd.DataFrame(
             [[test["name"], points(test.get("score") or 0), points(test["max_score"])] for test in questions],
@@ -313,7 +291,7 @@ def sentences(output: str) -> list[str]:
     return list(dict.fromkeys(SENTENCE_END.split(text))) if text else []
 
 
-def lost_point_reasons(records: list[dict], max_scores: dict[str, float]) -> pd.DataFrame:
+def lost_point_reasons(records: list[Record], max_scores: dict[str, float]) -> pd.DataFrame:
     """Per question, each reason for lost points, how many submissions got it and which (in file order).
 
     A reason is a sentence of the question's ``output`` (the failed checks' messages, or why the
@@ -322,12 +300,12 @@ def lost_point_reasons(records: list[dict], max_scores: dict[str, float]) -> pd.
     """
     files = {}
     for record in records:
-        tests = {test["name"]: test for test in record["results"]["tests"] if test["name"] in max_scores}
+        tests = {test["name"]: test for test in record.results["tests"] if test["name"] in max_scores}
         for question, full in max_scores.items():
-            test = tests.get(question, {"output": record["grading_status"]})
+            test = tests.get(question, {"output": str(record.status)})
             if (test.get("score") or 0) < full:
                 for reason in sentences(test.get("output", "")) or [NO_REASON]:
-                    files.setdefault((question, reason), []).append(record["file"])
+                    files.setdefault((question, reason), []).append(record.file)
     order = list(max_scores)
     rows = sorted(((question, reason, len(names), names) for (question, reason), names in files.items()), key=lambda row: (order.index(row[0]), -row[2], row[1]))
     return pd.DataFrame(rows, columns=["question", "reason", "submissions", "files"])
@@ -378,7 +356,7 @@ def png_bytes(figure: Figure) -> bytes:
     return png.getvalue()
 
 
-def summary(records: list[dict], grades: pd.DataFrame, questions: pd.DataFrame, reasons: pd.DataFrame) -> str:
+def summary(records: list[Record], grades: pd.DataFrame, questions: pd.DataFrame, reasons: pd.DataFrame) -> str:
     """The instructor's page: statuses, totals, each question's statistics and reasons for lost points, and the submissions to look at."""
     submissions = submission_rows(grades)
     totals = submissions[SCORES_DICT_TOTAL_POINTS_KEY]
@@ -387,9 +365,9 @@ def summary(records: list[dict], grades: pd.DataFrame, questions: pd.DataFrame, 
     if records:
         lines += [
             f"Total points (of {points(possible)}): mean {totals.mean():.2f}, median {totals.median():g}.",
-            f"Grading time per submission: mean {statistics.mean(r['seconds'] for r in records):.1f} s, "
-            f"max {max(r['seconds'] for r in records):.1f} s; peak memory (grader and kernel): "
-            f"max {max(r['peak_memory_mb'] for r in records):.0f} MB.",
+            f"Grading time per submission: mean {statistics.mean(r.seconds for r in records):.1f} s, "
+            f"max {max(r.seconds for r in records):.1f} s; peak memory (grader and kernel): "
+            f"max {max(r.peak_memory_mb for r in records):.0f} MB.",
         ]
     statuses = Counter(submissions[SCORES_DICT_GRADING_STATUS_KEY])
     status_table = pd.DataFrame(sorted(statuses.items(), key=lambda item: (-item[1], item[0])), columns=["grading status", "submissions"])

@@ -31,8 +31,8 @@ from canvasapi.exceptions import CanvasException, Forbidden, RateLimitExceeded
 from canvasapi.upload import Uploader
 from requests import RequestException
 
+from ..reporting.manual import read_sheet
 from .canvas import NO_SUBMISSION, match
-from .manual import read_sheet
 
 TOKEN_VARIABLE = "CANVAS_API_TOKEN"
 MARKER = "exercise-kit feedback {}"  # the last line of every comment the kit posts

@@ -72,7 +72,7 @@ from pathlib import Path
 
 # The kit's checkout when it runs from one (an editable install), whose hidden tests the kernel must
 # not see. An installed kit lives in site-packages, inside the Python environment: nothing to leave out.
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]  # exercise_kit/isolation/confine.py
 CHECKOUT = REPO if (REPO / "pyproject.toml").exists() else None
 SANDBOX_UID_BASE = 3_000_000_000  # + pid: above any real uid, below 2**32 - 1 for any pid
 MAX_PROCESSES = 128
@@ -179,6 +179,21 @@ class Isolation:
                 return None
             lacking = " and ".join(gaps)
         return f"Kernels cannot be confined on this machine, which lacks {lacking}; `--no-sandbox` grades anyway, unconfined."
+
+
+class SandboxUnavailable(Exception):
+    """This machine cannot confine kernels as the grader needs; the message says why, in one sentence."""
+
+
+def require(alone: bool = False) -> None:
+    """Raise ``SandboxUnavailable`` when this machine cannot confine kernels (``Isolation.missing``).
+
+    Each entry point of grading asks (the command line before it starts anything, a batch, each
+    submission for a Dask worker or Gradescope's container); the machine is probed once a process.
+    """
+    missing = available().missing(alone=alone)
+    if missing:
+        raise SandboxUnavailable(missing)
 
 
 @functools.cache

@@ -3,14 +3,14 @@
 On Gradescope the zip's ``setup.sh`` installs the pinned grading environment and the kit (shipped
 in the zip) once, and its ``run_autograder`` runs ``python -m exercise_kit run-autograder`` as root
 for each submission. ``grade`` then grades the upload in ``/autograder/submission`` with the batch
-grader's own code (``sandbox.grade_submission``: sandboxed kernel, values at each check cell,
+grader's own code (``grading.submission``: sandboxed kernel, values at each check cell,
 points computed outside the kernel) and writes ``/autograder/results/results.json``. A score means
 the same thing on Gradescope and in ``python -m exercise_kit grade``.
 
 Gradescope runs the container as root with Docker's default seccomp profile, which refuses the
 namespaces the batch grader confines kernels with. There the kernel gets a uid of its own, which
 cannot read the autograder's files (``grade`` makes them root's alone) nor reach the grader's
-processes, and Landlock on top where the host has it (``confine``).
+processes, and Landlock on top where the host has it (``isolation.confine``).
 
 ``run`` lays a folder out as Gradescope does (``<folder>/autograder/{source,submission,results}``)
 and runs the zip's own ``run_autograder`` in it, pointed there and at this machine's Python, to try
@@ -24,13 +24,11 @@ import subprocess
 import sys
 import traceback
 import zipfile
-from contextlib import suppress
 from pathlib import Path
 
-import psutil
-
-from .paths import AUTOGRADER_ZIP
-from .submission import folder_as_zip
+from ..grading.record import COMPLETED, Record, Status
+from ..grading.unpack import folder_as_zip
+from ..paths import AUTOGRADER_ZIP
 
 GRADESCOPE_ROOT = Path("/autograder")
 # Gradescope's defaults: 10 minutes, then it stops the autograder with no result; 768 MB for the
@@ -39,7 +37,6 @@ GRADESCOPE_ROOT = Path("/autograder")
 # take about 150 MB beside it.
 TIMEOUT_SECONDS = 480
 MEMORY_MB = 600
-COMPLETED = "Completed"
 # What Gradescope writes beside the submission (its documented fields).
 SUBMISSION_METADATA = {
     "id": 1,
@@ -57,43 +54,45 @@ def grade(root: Path = GRADESCOPE_ROOT, timeout: float = TIMEOUT_SECONDS) -> dic
     Whatever happens, a valid results file is written: a failure of the grader itself gives every
     question 0 and says so (its traceback goes to the instructor's output, not the student's).
     """
-    from . import confine, sandbox
+    from ..grading import submission
+    from ..grading.watch import Limits
+    from ..isolation import confine
 
     root = Path(root)
     source = root / "source"
     lock(source)
-    limits = sandbox.Limits(timeout=timeout, memory_mb=MEMORY_MB, alone=True)
+    limits = Limits(timeout=timeout, memory_mb=MEMORY_MB, alone=True)
     print(f"Kernel isolation here: {', '.join(confine.available().layers())}", flush=True)
     autograder = autograder_bytes(source)
     try:
         name, data = submitted_file(root / "submission")
-        record = sandbox.grade_submission(name, data, autograder, limits)
+        record = submission.grade_submission(name, data, autograder, limits)
     except Exception as error:  # the grader failed, not the notebook: recorded, never lost
         traceback.print_exc(file=sys.stdout)
-        record = sandbox.failed_record("submission", f"Grader error: {type(error).__name__}", autograder)
+        record = submission.failed_record("submission", Status("Grader error", type(error).__name__), autograder)
     show_hidden = json.loads((source / "otter_config.json").read_text()).get("show_hidden", False)
     results = gradescope_results(record, show_hidden)
-    sandbox.RESULTS_VALIDATOR.validate(results)
-    print(f"{record['grading_status']}: {results['score']:g} points in {record['seconds']} s, peak {record['peak_memory_mb']} MB (kernel's tree)", flush=True)
+    submission.RESULTS_VALIDATOR.validate(results)
+    print(f"{record.status}: {results['score']:g} points in {record.seconds} s, peak {record.peak_memory_mb} MB (kernel's tree)", flush=True)
     path = root / "results" / "results.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(results, indent=1))
     return results
 
 
-def gradescope_results(record: dict, show_hidden: bool) -> dict:
+def gradescope_results(record: Record, show_hidden: bool) -> dict:
     """The record's results as Gradescope shows them: public checks at once, each question's score
     and one-sentence verdict when grades are published (``show_hidden``) or never; a grading that
     did not complete says why, at once."""
-    results = json.loads(json.dumps(record["results"]))
+    results = json.loads(json.dumps(record.results))
     for test in results["tests"]:
         if test.get("visibility") == "hidden":
             test["visibility"] = "after_published" if show_hidden else "hidden"
-    status = record["grading_status"]
+    status = str(record.status)
     if status != COMPLETED:
         results["output"] = f"Grading did not complete. {status}."
     results["stdout_visibility"] = "hidden"
-    results["extra_data"] = {"grading_status": status, "seconds": record["seconds"], "peak_memory_mb": record["peak_memory_mb"]}
+    results["extra_data"] = {"grading_status": status, "seconds": record.seconds, "peak_memory_mb": record.peak_memory_mb}
     return results
 
 
@@ -168,15 +167,14 @@ def run(submission: Path, folder: Path, *, notebook_timeout: float | None = None
     try:
         returncode = process.wait(timeout)
     finally:  # also on a timeout: no grader or kernel left behind
+        from ..grading.watch import kill_tree
+
         kill_tree(process.pid)
     if returncode != 0:
         raise RuntimeError(f"run_autograder exited with {returncode}: see {root / 'results' / 'stdout'}")
     return json.loads((root / "results" / "results.json").read_text())
 
 
-def kill_tree(pid: int) -> None:
-    from .sandbox import process_tree
-
-    for process in reversed(process_tree(pid)):
-        with suppress(psutil.NoSuchProcess):
-            process.kill()
+def main(args) -> None:
+    """The run-autograder job (the zip's ``run_autograder`` runs it as root)."""
+    grade(args.root, timeout=args.timeout or TIMEOUT_SECONDS)

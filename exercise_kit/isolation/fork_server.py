@@ -20,7 +20,7 @@ from pathlib import Path
 
 # "__main__" as multiprocessing's default has it: a script that uses the kit (a benchmark, say) is
 # imported once here, not again in every child.
-PRELOAD = ["__main__", "exercise_kit.preload"]
+PRELOAD = ["__main__", "exercise_kit.isolation.preload"]
 
 
 class ForkServerStopped(Exception):

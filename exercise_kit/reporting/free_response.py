@@ -17,7 +17,8 @@ from pathlib import Path
 import nbformat
 from nbconvert import HTMLExporter
 
-from . import manual, submission
+from ..grading import unpack
+from . import manual
 
 BEGIN_MARKER = "<!-- BEGIN QUESTION -->"
 END_MARKER = "<!-- END QUESTION -->"
@@ -64,7 +65,7 @@ def write_pdfs(
     and write the scoring sheet and the combined PDF beside them.
 
     ``submissions`` are (name, bytes of a notebook or a zip) pairs, a folder given as
-    ``submission.folder_as_zip``; the notebook is found as the grader finds it. ``students`` gives
+    ``unpack.folder_as_zip``; the notebook is found as the grader finds it. ``students`` gives
     a submission's student by its name, shown beside the name at the top of its PDF. A submission
     that cannot be read gets a line in ``unreadable`` and a row in the sheet; the others their PDF.
 
@@ -94,8 +95,8 @@ def write_pdfs(
             names.append(name)
             title = f"{name} — {students[name]}" if students.get(name) else name
             try:
-                nb = free_response_notebook(submission.read_notebook(name, data), title)
-            except (submission.InvalidSubmission, ValueError) as reason:
+                nb = free_response_notebook(unpack.read_notebook(name, data), title)
+            except (unpack.InvalidSubmission, ValueError) as reason:
                 unreadable.append(f"{name}: {reason}")
                 continue
             page.set_content(exporter.from_notebook_node(nb)[0])
@@ -124,3 +125,16 @@ def combine(pdfs: list[Path], out: Path) -> int:
             writer.add_blank_page()
     writer.write(out)
     return pages
+
+
+def main(args) -> None:
+    """The free-response job: the PDFs and the scoring sheet, from the same submissions as grade's."""
+    from ..lms import downloads
+
+    collected = downloads.collect(args.submissions)
+    written = write_pdfs([(u.name, u.data) for u in collected.uploads], args.out, students={u.name: u.student for u in collected.uploads})
+    print(f"{len(written.pdfs)} PDF{'s' * (len(written.pdfs) != 1)} in {args.out}; scoring sheet: {written.sheet}")
+    if written.combined:
+        print(f"all in one, for Gradescope: {written.combined} ({written.pages_per_student} page{'s' * (written.pages_per_student != 1)} per student)")
+    for line in written.unreadable:
+        print(f"unreadable: {line}")
