@@ -1,6 +1,12 @@
 #!/usr/bin/env bash
-# Set up the environment, then run the whole test suite (pytest exits non-zero on no tests).
+# Set up the environment, then run the tests: all of them (CI), or with --fast the unit tier only
+# (no test marked slow, root or browser: see the markers in pyproject.toml), in seconds.
+# Any other arguments go to pytest. pytest exits non-zero on failures and on no tests collected (5).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+if [ "${1:-}" = "--fast" ]; then
+  shift
+  set -- -m "not slow and not root and not browser" "$@"
+fi
 exec .venv/bin/python -m pytest "$@"

@@ -27,3 +27,17 @@ def built_kit(tmp_path_factory):
     folder = tmp_path_factory.mktemp("build")
     build(folder)
     return folder
+
+
+# Tiers (the markers in pyproject.toml; `bash scripts/test.sh --fast` runs the unmarked tests) -----
+
+# A test that uses one of these fixtures is in their tier, decorated or not (a forgotten marker
+# would put a 25 s build or Chromium into the fast tier).
+IMPLIED_MARKERS = {"built_kit": "slow", "browser_tools": "browser"}
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        for fixture, marker in IMPLIED_MARKERS.items():
+            if fixture in item.fixturenames and item.get_closest_marker(marker) is None:
+                item.add_marker(marker)

@@ -47,14 +47,17 @@ def otter_runs(tmp_path_factory):
         return dict(zip(names, pool.map(otter_run, [folder / name for name in names])))
 
 
+@pytest.mark.slow
 def test_solution_gets_full_points(otter_runs):
     assert otter_runs["solution.ipynb"] == (0, variants.POINTS)
 
 
+@pytest.mark.slow
 def test_template_gets_zero_on_every_question_and_grading_completes(otter_runs):
     assert otter_runs["template.ipynb"] == (0, variants.ZERO)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ONE_MISTAKE)
 def test_one_mistake_loses_only_the_points_aimed_at_it(otter_runs, name):
     assert otter_runs[name] == (0, variants.by_name(name).expected)
@@ -72,11 +75,13 @@ def committed_files():
     return [str(path.relative_to(ROOT)) for path in files if path != SOLUTION_DIR / NOTEBOOK_NAME]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("folder", [str(folder.relative_to(ROOT)) for folder in BUILT_FOLDERS])
 def test_committed_folder_holds_what_the_build_makes(built_kit, folder):
     assert sorted(p.name for p in (built_kit / folder).iterdir()) == sorted(p.name for p in (ROOT / folder).iterdir())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", committed_files())
 def test_committed_output_is_what_the_build_makes(built_kit, path):
     assert (built_kit / path).read_bytes() == (ROOT / path).read_bytes(), f"{path} is out of date: run python -m exercise_kit build"
@@ -90,6 +95,7 @@ def without_outputs(path):
     return nbformat.writes(nb)
 
 
+@pytest.mark.slow
 def test_committed_solution_is_what_the_build_makes(built_kit):
     """Compared without outputs: they hold floats (losses, gates, figures) that depend on the CPU."""
     built, committed = built_kit / "solution" / NOTEBOOK_NAME, SOLUTION_DIR / NOTEBOOK_NAME

@@ -11,12 +11,12 @@ import zipfile
 
 import nbformat
 import pytest
-from browser.lab import CHROMIUM, CHROMIUM_FLAGS, NotebookPage, jupyter_lab
 
 from exercise_kit.grade import grade_folder
 from exercise_kit.paths import NOTEBOOK_NAME, ROOT, SOLUTION_DIR, STUDENT_DIR
+from helpers.lab import CHROMIUM, CHROMIUM_FLAGS, NotebookPage, jupyter_lab
 
-pytestmark = pytest.mark.timeout(900)
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(900)]
 
 ARTIFACTS = ROOT / "artifacts"
 TEMPLATE = nbformat.read(STUDENT_DIR / NOTEBOOK_NAME, as_version=4)

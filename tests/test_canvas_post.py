@@ -14,13 +14,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-import canvas_standin
 from exercise_kit import canvas_post
 from exercise_kit.canvas import match
 from exercise_kit.__main__ import main
 from exercise_kit.paths import ROOT
 from exercise_kit.report import write_report
-from test_report import QUESTIONS, record
+from helpers import canvas_standin
+from helpers.records import QUESTIONS, record
 
 EXAMPLES = ROOT / "examples"
 ASSIGNMENT = "Exercise 6-3 (LSTM)"
@@ -210,6 +210,7 @@ def test_canvas_out_of_reach_stops_before_anything_is_posted(graded, canvas):
         run(graded, canvas)
 
 
+@pytest.mark.slow
 def test_the_example_class_goes_grade_release_then_post_through_the_command_line(tmp_path):
     """The instructor's commands end to end, on the example class graded for real (about 40 s):
     each student gets what the import file gives them, and their released feedback."""

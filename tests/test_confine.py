@@ -25,13 +25,13 @@ from pathlib import Path
 
 import pytest
 
-from container import seccomp_filter
 from exercise_kit import confine
-from ordinary_user import USER, become_ordinary_user
+from helpers.container import seccomp_filter
+from helpers.ordinary_user import USER, become_ordinary_user
 
 FRESH_MODULES = ["numpy.polynomial", "numpy.ma", "colorsys", "tabnanny"]  # those not imported yet are, after confining
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the tests make users and folders as root")
+pytestmark = [pytest.mark.root, pytest.mark.skipif(os.geteuid() != 0, reason="the tests make users and folders as root")]
 
 
 @pytest.fixture(params=["root", "user"])

@@ -25,13 +25,15 @@ import pandas as pd
 import psutil
 import pytest
 
-from container import seccomp_filter
 from corpus import attacks, grader_reach, limits, mistakes, platform, references, review, variants
 from exercise_kit import gradescope
 from exercise_kit.grade import grade_folder
 from exercise_kit.paths import ROOT
+from helpers.container import seccomp_filter
 
 CORPUS = variants.CORPUS + mistakes.MISTAKES + attacks.ATTACKS + references.ATTACKS + limits.ATTACKS + grader_reach.ATTACKS + platform.CASES + review.ATTACKS
+
+pytestmark = pytest.mark.slow  # every test reads the corpus graded in one batch (about 15 min)
 
 # A normal submission takes 10 to 20 s; the endless loop costs this much of one worker.
 TIMEOUT_SECONDS = 120
@@ -77,6 +79,7 @@ def kind(status: str) -> str:
     return re.split(r"[:;]", status)[0]
 
 
+@pytest.mark.root
 @pytest.mark.parametrize("submission", CORPUS, ids=lambda submission: submission.name)
 def test_gradescope_gives_the_points_and_the_kind_of_status_of_the_batch_grader(corpus_grades, corpus_gradescope, submission):
     row, results = corpus_grades.loc[submission.name], corpus_gradescope[submission.name]
@@ -151,6 +154,7 @@ def test_the_summary_of_the_corpus_lists_each_reason_with_its_count_and_each_que
             assert (rows["submissions"] >= 1).all()
 
 
+@pytest.mark.root
 def test_no_grading_folder_outlives_its_grading(corpus_batch, corpus_gradescope):
     """The deep-folder case leaves a marker at the top of its kernel's folder, under a folder nested
     past any recursion limit: neither grader may leave it on disk."""
@@ -185,6 +189,7 @@ def test_no_process_left_running(corpus_batch):
     assert not leftovers
 
 
+@pytest.mark.root
 def test_no_process_of_a_kernel_outlives_grading(corpus_batch, corpus_gradescope):
     """The survivor (an empty environment, a new pid every millisecond) is gone after both
     graders: its pids are looked for over two seconds, by reading each command line at once (a

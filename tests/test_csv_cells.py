@@ -52,6 +52,7 @@ def graded(tmp_path_factory):
     return tmp, grades
 
 
+@pytest.mark.slow
 def test_a_submission_named_as_a_formula_is_graded_and_its_name_is_text_in_every_csv(graded):
     tmp, grades = graded
     assert grades.set_index("file").at[FORMULA, "total_points_earned"] == 20

@@ -59,6 +59,8 @@ def written(browser_tools, tmp_path_factory):
     return write_pdfs(submissions.items(), tmp / "free_response", students=STUDENTS)
 
 
+@pytest.mark.browser
+@pytest.mark.slow
 def test_each_readable_submission_gets_a_pdf_of_its_free_response_answer_alone(written):
     assert [pdf.name for pdf in written.pdfs] == ["alice.pdf", "bob.pdf", "submission_123.pdf", "carol.pdf"]
     for pdf, name in zip(written.pdfs, READABLE):
@@ -67,6 +69,8 @@ def test_each_readable_submission_gets_a_pdf_of_its_free_response_answer_alone(w
         assert "Q1: the data" not in text and "_Type your answer here" not in text and "an old draft" not in text
 
 
+@pytest.mark.browser
+@pytest.mark.slow
 def test_an_unreadable_submission_gets_one_line_saying_why_and_stops_no_other(written):
     assert written.unreadable == [
         "dave.ipynb: the notebook cannot be read (NotJSONError: Notebook does not appear to be JSON: 'my answers are in the zip')",
@@ -74,6 +78,8 @@ def test_an_unreadable_submission_gets_one_line_saying_why_and_stops_no_other(wr
     ]
 
 
+@pytest.mark.browser
+@pytest.mark.slow
 def test_the_scoring_sheet_gives_the_points_then_a_row_to_fill_per_submission(written):
     assert written.sheet == written.pdfs[0].parent / "q7_scores.csv"
     assert written.sheet.read_text().splitlines() == [
@@ -92,6 +98,8 @@ def test_the_manual_questions_and_their_points_come_from_the_master_notebook():
     assert manual_questions() == {"q7_explanation": 3}
 
 
+@pytest.mark.browser
+@pytest.mark.slow
 def test_the_combined_pdf_has_one_student_per_page_in_the_sheets_order(written):
     pages = PdfReader(written.combined).pages
     assert written.pages_per_student == 1 and len(pages) == len(READABLE)
@@ -101,6 +109,7 @@ def test_the_combined_pdf_has_one_student_per_page_in_the_sheets_order(written):
         assert ANSWERS[name] in text
 
 
+@pytest.mark.browser
 def test_in_the_combined_pdf_every_students_section_has_the_length_of_the_longest(browser_tools, tmp_path):
     long_answer = "\n\n".join(f"Step {step}: the cell state goes down by about the same amount." for step in range(120))
     submissions = [("long.ipynb", student_notebook(long_answer)), ("short.ipynb", student_notebook(ANSWERS["alice.ipynb"]))]

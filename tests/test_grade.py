@@ -35,6 +35,7 @@ def read_grades(out):
     return grades.iloc[1:]
 
 
+@pytest.mark.slow
 def test_ctrl_c_keeps_what_finished_and_a_rerun_grades_only_the_rest(tmp_path):
     submissions, out = tmp_path / "submissions", tmp_path / "out"
     write_blank_submissions(submissions, 3)
@@ -59,6 +60,7 @@ def test_ctrl_c_keeps_what_finished_and_a_rerun_grades_only_the_rest(tmp_path):
         assert json.loads((out / "submissions" / file / "record.json").read_text()) == record
 
 
+@pytest.mark.slow
 def test_a_submission_the_grader_failed_on_is_graded_again_on_the_next_run(tmp_path, monkeypatch):
     submissions, out = tmp_path / "submissions", tmp_path / "out"
     write_blank_submissions(submissions, 1)
@@ -74,6 +76,7 @@ def test_a_submission_the_grader_failed_on_is_graded_again_on_the_next_run(tmp_p
     assert read_grades(out)["grading_status"].iloc[0] == "Completed"
 
 
+@pytest.mark.slow
 def test_a_changed_submission_is_graded_again(tmp_path):
     submissions, out = tmp_path / "submissions", tmp_path / "out"
     write_blank_submissions(submissions, 1)
@@ -100,6 +103,7 @@ def dask_scheduler():
             yield cluster.scheduler_address
 
 
+@pytest.mark.slow
 def test_the_same_batch_graded_on_a_dask_cluster(tmp_path, dask_scheduler):
     submissions = tmp_path / "submissions"
     write_blank_submissions(submissions, 2)
@@ -134,6 +138,7 @@ def test_where_kernels_cannot_be_sandboxed_nothing_is_graded_and_the_command_say
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.slow
 def test_released_feedback_names_the_mistake_in_one_sentence_without_grading_again(tmp_path):
     from corpus import variants
 
@@ -174,6 +179,7 @@ grade_folder(sys.argv[1], sys.argv[2], workers=1)
 """
 
 
+@pytest.mark.slow
 def test_after_the_fork_server_stops_the_rest_of_the_batch_says_so(tmp_path):
     """It is not started again (multiprocessing would, with the grader's whole environment)."""
     submissions, out = tmp_path / "submissions", tmp_path / "out"

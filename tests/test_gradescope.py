@@ -2,7 +2,7 @@
 
 The zip's own ``run_autograder`` grades, as root, in a folder laid out like Gradescope's
 ``/autograder`` (``exercise_kit.gradescope.run``), inside what a Docker container refuses a root
-process (``container.seccomp_filter``: no namespaces; Landlock as the host has it). The
+process (``helpers.container.seccomp_filter``: no namespaces; Landlock as the host has it). The
 ``results.json`` it writes must be Gradescope's documented format, and say what students see when.
 (tests/test_corpus.py grades the whole corpus that way and compares with the batch grader.)
 """
@@ -21,11 +21,11 @@ from concurrent.futures import ThreadPoolExecutor
 import jsonschema
 import pytest
 
-from container import seccomp_filter
 from corpus import attacks, variants
 from exercise_kit import gradescope
 from exercise_kit.build import flattened_requirements
 from exercise_kit.paths import AUTOGRADER_ZIP, GRADING_REQUIREMENTS, NOTEBOOK_NAME, ROOT, SOLUTION_DIR, STUDENT_DIR
+from helpers.container import seccomp_filter
 
 SCHEMA = json.loads((ROOT / "exercise_kit" / "schemas" / "gradescope_results.schema.json").read_text())
 PACKAGE = ROOT / "exercise_kit"
@@ -103,6 +103,8 @@ def gradescope_results(gradescope_folder):
         return {name: future.result() for name, future in futures.items()}
 
 
+@pytest.mark.slow
+@pytest.mark.root
 def test_the_container_refuses_the_namespaces_and_with_the_uid_alone_landlock_too(gradescope_results, gradescope_folder):
     """What the grader reports of the kernel's isolation (results/stdout, for instructors): the
     emulated container really took those layers away, so these runs test what Gradescope gets."""
@@ -113,6 +115,8 @@ def test_the_container_refuses_the_namespaces_and_with_the_uid_alone_landlock_to
     assert layers["break-in"] == "Kernel isolation here: Unix sockets only, no memfd, one session (seccomp), a uid of its own per kernel, process cap 128"
 
 
+@pytest.mark.slow
+@pytest.mark.root
 @pytest.mark.parametrize("submission", ["solution", "template", "break-in"])
 def test_results_json_is_in_gradescopes_format(gradescope_results, submission):
     jsonschema.validate(gradescope_results[submission], SCHEMA)
@@ -122,17 +126,23 @@ def question_scores(results: dict) -> dict:
     return {test["name"]: test["score"] for test in results["tests"] if "max_score" in test}
 
 
+@pytest.mark.slow
+@pytest.mark.root
 def test_the_solution_gets_every_point_and_the_blank_template_none(gradescope_results):
     assert question_scores(gradescope_results["solution"]) == variants.POINTS
     assert question_scores(gradescope_results["template"]) == variants.ZERO
 
 
+@pytest.mark.slow
+@pytest.mark.root
 def test_with_the_uid_alone_the_kernel_reads_no_autograder_file_and_writes_no_result(gradescope_results):
     results = gradescope_results["break-in"]
     assert question_scores(results) == variants.POINTS, "something got through: the canary lost q6_forget_gate"
     assert results["extra_data"]["grading_status"] == "Completed"
 
 
+@pytest.mark.slow
+@pytest.mark.root
 def test_students_see_the_public_checks_at_once_and_each_questions_verdict_when_grades_are_published(gradescope_results):
     assert json.loads(autograder_file("otter_config.json"))["show_hidden"] is True
     for results in gradescope_results.values():
@@ -156,6 +166,8 @@ def test_a_grading_that_did_not_complete_tells_the_student_why_at_once():
     jsonschema.validate(results, SCHEMA)
 
 
+@pytest.mark.slow
+@pytest.mark.root
 @pytest.mark.parametrize(
     "break_results",
     [
@@ -176,6 +188,8 @@ def test_the_schema_rejects_what_gradescope_would_not_read(gradescope_results, b
         jsonschema.validate(results, SCHEMA)
 
 
+@pytest.mark.slow
+@pytest.mark.root
 def test_what_the_zips_setup_installs_is_all_its_run_autograder_needs(tmp_path):
     """setup.sh's own steps after Python 3.11 (Miniforge's download needs GitHub, out of reach
     here): the zip's requirements.txt and its kit/ into a fresh environment, which then grades."""

@@ -27,6 +27,8 @@ from exercise_kit.paths import NOTEBOOK_NAME, ROOT, STUDENT_REQUIREMENTS
 sys.path.insert(0, str(ROOT / "scripts"))
 from make_example_class import filled_template  # noqa: E402  (the template with the solution's answers typed in)
 
+pytestmark = pytest.mark.slow  # every test runs notebooks in kernels
+
 COLAB_SHELL = '''\
 from ipykernel.zmqshell import ZMQInteractiveShell
 

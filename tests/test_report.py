@@ -17,37 +17,12 @@ from PIL import Image
 from corpus.variants import POINTS as QUESTIONS  # the auto-graded questions, in Otter's order, with their points
 from exercise_kit import report
 from exercise_kit.report import load_records, write_report
+from helpers.records import record
 
 COLUMNS = ["file", *sorted(QUESTIONS), "total_points_earned", "percent_correct", "grading_status"]
 SCHEMA = json.loads((Path(__file__).parent.parent / "exercise_kit/schemas/gradescope_results.schema.json").read_text())
 TIMEOUT = "Timeout: grading took longer than 300 s"
 OVERRIDDEN = "Completed; clean check overrode q3_training (Otter 3, clean 0)"
-
-
-def record(file: str, status: str = "Completed", scores: dict | None = None, visibility: str = "hidden") -> dict:
-    """A record as the grader makes it: full marks except for the questions in ``scores``."""
-    scores = {question: scores.get(question, points) for question, points in QUESTIONS.items()} if scores is not None else dict(QUESTIONS)
-    tests = [{"name": "Public Tests", "visibility": "visible", "status": "passed", "output": "q1_data results: All test cases passed!"}]
-    for question, points in QUESTIONS.items():
-        passed = scores[question] == points
-        tests.append(
-            {
-                "name": question,
-                "score": scores[question],
-                "max_score": points,
-                "visibility": visibility,
-                "status": "passed" if passed else "failed",
-                "output": f"{question} results: All test cases passed!" if passed else f"{question} results:\n    hidden message of {question}",
-            }
-        )
-    return {
-        "file": file,
-        "key": f"key of {file}",
-        "grading_status": status,
-        "results": {"score": sum(scores.values()), "tests": tests},
-        "seconds": 11.3,
-        "peak_memory_mb": 790.2,
-    }
 
 
 RECORDS = [  # not in file order: the report sorts

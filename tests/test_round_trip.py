@@ -50,6 +50,8 @@ def round_trip(browser_tools, tmp_path_factory):
     return {"grade": graded, "free-response": pdfs, "canvas": canvas, "grade --manual": with_q7, "folder": tmp}
 
 
+@pytest.mark.browser
+@pytest.mark.slow
 def test_the_canvas_import_file_holds_each_students_total_with_q7_out_of_23(round_trip):
     with (round_trip["folder"] / "canvas.csv").open() as file:
         table = list(csv.reader(file))
@@ -65,6 +67,8 @@ def test_the_canvas_import_file_holds_each_students_total_with_q7_out_of_23(roun
     ]  # the test student (Student, Test) is left out
 
 
+@pytest.mark.browser
+@pytest.mark.slow
 def test_grade_keeps_each_students_newest_file_marks_late_ones_and_prints_only_progress_and_a_summary(round_trip):
     graded = round_trip["grade"]
     with (round_trip["folder"] / "graded" / "final_grades.csv").open() as file:
@@ -76,6 +80,8 @@ def test_grade_keeps_each_students_newest_file_marks_late_ones_and_prints_only_p
     assert not any(noise in graded.stdout + graded.stderr for noise in ("oneDNN", "I0000", "absl", "tensorflow"))
 
 
+@pytest.mark.browser
+@pytest.mark.slow
 def test_free_response_gives_every_notebook_a_pdf_and_the_upload_that_is_none_a_line(round_trip):
     folder, printed = round_trip["folder"] / "free_response", round_trip["free-response"].stdout
     assert sorted(pdf.name for pdf in folder.glob("*.pdf")) == [
@@ -88,12 +94,16 @@ def test_free_response_gives_every_notebook_a_pdf_and_the_upload_that_is_none_a_
     assert "unreadable: liskovbarbara_1005_50005_answers.txt: not a notebook" in printed
 
 
+@pytest.mark.browser
+@pytest.mark.slow
 def test_canvas_lists_the_students_whose_cell_is_empty_and_why(round_trip):
     warnings = round_trip["canvas"].stderr
     assert "Knuth, Donald (no submission)" in warnings
     assert "liskovbarbara_1005_50005_answers.txt: the q7_explanation score in q7_scores.csv is empty" in warnings
 
 
+@pytest.mark.browser
+@pytest.mark.slow
 def test_grade_with_the_filled_sheet_adds_q7_to_final_grades_out_of_23(round_trip):
     with (round_trip["folder"] / "graded" / "final_grades.csv").open() as file:
         grades = {row["file"]: row for row in csv.DictReader(file)}
@@ -112,6 +122,8 @@ def test_every_jobs_help_shows_an_example(job):
     assert f"example:\n  exercise-kit {job}" in exercise_kit(job, "--help").stdout
 
 
+@pytest.mark.browser
+@pytest.mark.slow
 @pytest.mark.parametrize("file", ["lovelaceada_1001_50001_exercise-6-3-lstm.ipynb", "turingalan_LATE_1002_50002_exercise-6-3-lstm.zip"])
 def test_a_correct_examples_feedback_shows_what_a_student_sees_and_nothing_hidden(round_trip, file):
     """The example notebooks are made from the student template and run, as students make them."""

@@ -28,7 +28,7 @@ from corpus import variants
 from exercise_kit import confine, sandbox
 from exercise_kit.grade import grade_folder
 from exercise_kit.paths import NOTEBOOK_NAME, SOLUTION_DIR
-from ordinary_user import USER, become_ordinary_user
+from helpers.ordinary_user import USER, become_ordinary_user
 
 ATTACK = '''\
 import json, os
@@ -81,18 +81,21 @@ def sandboxed_batch(tmp_path_factory):
     return folder, *grade_batch(folder, sandboxed=True)
 
 
+@pytest.mark.slow
 def test_a_notebook_cannot_read_the_solution_for_points(sandboxed_batch):
     _, grades, _ = sandboxed_batch
     assert grades.loc["attacker.ipynb", "total_points_earned"] == 0
     assert grades.loc["correct-extra-cells.ipynb", "total_points_earned"] == 20
 
 
+@pytest.mark.slow
 def test_a_notebook_cannot_change_delete_or_add_submissions(sandboxed_batch):
     folder, _, before = sandboxed_batch
     after = {path.name: digest(path) for path in (folder / "submissions").iterdir()}
     assert after == before
 
 
+@pytest.mark.slow
 def test_a_notebook_cannot_change_or_add_files_in_the_output_folder(sandboxed_batch):
     folder, grades, _ = sandboxed_batch
     out = folder / "out"
@@ -101,6 +104,7 @@ def test_a_notebook_cannot_change_or_add_files_in_the_output_folder(sandboxed_ba
     assert grades.loc["attacker.ipynb", "grading_status"] == "Completed"
 
 
+@pytest.mark.slow
 def test_without_the_sandbox_the_same_notebook_does_both(tmp_path):
     """The attack is real: unsandboxed, it earns points from the solution and damages the batch."""
     grades, before = grade_batch(tmp_path, sandboxed=False)
@@ -119,6 +123,8 @@ def users_folder():
     shutil.rmtree(folder)
 
 
+@pytest.mark.slow
+@pytest.mark.root
 def test_an_ordinary_user_grades_with_sandboxed_kernels(users_folder):
     """Not only root: an instructor's own account gets the same sandbox (user namespaces, Landlock)."""
     tmp_path = users_folder
@@ -198,6 +204,8 @@ def hoppers(token: str, seconds: float = 0.5) -> int:
     return len(seen)
 
 
+@pytest.mark.slow
+@pytest.mark.root
 @pytest.mark.parametrize("mode", ["root", "user"])
 def test_no_process_of_the_kernel_outlives_the_kill(users_folder, mode):
     """The hopper left the child's tree when the child exited, and has no marker: the child's
@@ -215,6 +223,8 @@ def test_no_process_of_the_kernel_outlives_the_kill(users_folder, mode):
             os.killpg(child, signal.SIGKILL)
 
 
+@pytest.mark.slow
+@pytest.mark.root
 def test_as_root_every_process_of_the_kernels_uid_is_killed(users_folder):
     work, token = users_folder / "work", uuid.uuid4().hex
     work.mkdir()
@@ -242,6 +252,7 @@ def test_disk_use_is_measured_past_path_max(tmp_path):
     assert 4 <= sandbox.disk_mb(tmp_path, 100) < 5
 
 
+@pytest.mark.root
 def test_a_folder_that_cannot_be_measured_counts_as_over_the_cap(users_folder):
     """As an ordinary user's grader, whose kernel shares its uid, a folder made unreadable."""
     hidden = users_folder / "work" / "hidden"
@@ -333,6 +344,7 @@ print(next(int(line.split()[1]) for line in open("/proc/self/status") if line.st
 """
 
 
+@pytest.mark.slow
 def test_an_error_flood_leaves_the_grader_and_its_output_small(tmp_path):
     """The grade command's own memory (peak RSS) and its output folder, whatever the kernel answers."""
     submissions, out = tmp_path / "submissions", tmp_path / "out"
@@ -373,6 +385,7 @@ def test_files_deleted_but_held_open_count_on_the_disk(tmp_path):
         os.waitpid(zombie, 0)
 
 
+@pytest.mark.root
 def test_as_an_ordinary_user_a_zombie_does_not_make_the_disk_unmeasurable(users_folder):
     """A zombie's /proc folder is root's: an ordinary user's grader cannot list its descriptors,
     and it holds none."""
@@ -391,6 +404,7 @@ def test_as_an_ordinary_user_a_zombie_does_not_make_the_disk_unmeasurable(users_
     assert float(os.read(read, 100)) < 1
 
 
+@pytest.mark.slow
 def test_a_folder_named_exercise_kit_where_grade_runs_is_never_imported(tmp_path):
     """The fork server runs ``python -c``, which would import first from the current folder: a
     plain folder of submissions graded in place may hold a student's folder of that name."""

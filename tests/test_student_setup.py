@@ -40,6 +40,7 @@ def test_the_students_page_gives_the_student_pins():
     assert f"pip install {command} jupyterlab" in page and f"!pip install {command}" in page
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("platform", PLATFORMS)
 def test_student_pins_resolve_from_the_package_index(platform, tmp_path):
     tags, python = PLATFORMS[platform]

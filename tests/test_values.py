@@ -48,6 +48,7 @@ def run_cells(*sources):
     return cells
 
 
+@pytest.mark.slow
 def test_a_cell_keeps_a_bounded_part_of_its_output_with_a_note():
     cells = run_cells("for _ in range(6 * 1024):\n    print('x' * 1023)", "print('next')")
     kept = values.text_of(cells[0].outputs)
@@ -55,6 +56,7 @@ def test_a_cell_keeps_a_bounded_part_of_its_output_with_a_note():
     assert values.text_of(cells[1].outputs) == "next\n"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("source", [
     "for _ in range(60 * 1024):\n    print('x' * 1023)",  # 60 MB in all
     "from IPython.display import publish_display_data\npublish_display_data({'text/plain': 'x' * (20 * 2**20)})",  # 20 MB at once
@@ -64,6 +66,7 @@ def test_past_the_output_limit_grading_stops(source):
         run_cells("print('before')", source, "print('never')")
 
 
+@pytest.mark.slow
 def test_a_kernel_that_dies_is_not_an_output_limit():
     with pytest.raises(DeadKernelError):
         run_cells("import os\nos._exit(0)", "print('never')")
