@@ -12,13 +12,11 @@ door: afterwards the process and its descendants
 - have no network (a new network namespace holds a loopback that is down; Landlock denies TCP
   bind and connect as well, and a seccomp filter refuses every socket but a Unix one, which also
   holds without namespaces) and a new IPC namespace;
-- cannot hold memory that the grader's cap (the tree's PSS) does not see: the seccomp filter
-  refuses ``memfd_create``, ``memfd_secret`` and System V shared memory, and the temporary folders
-  are one size-capped tmpfs;
-- stay in the process group and session of the process that called ``confine``: the filter makes
-  ``setsid`` do nothing and refuses ``setpgid``. The grader kills the whole group at once
-  (``killpg``, which no fork can slip past), and the scheduler's autogroup is per session, so a
-  hundred busy processes share the CPU of one submission;
+- cannot hold memory that the grader's cap (the tree's PSS) does not see: no memfd or System V
+  shared memory (seccomp), and the temporary folders are one size-capped tmpfs;
+- stay in the process group and session of the process that called ``confine`` (seccomp). The
+  grader kills the whole group at once (``killpg``, which no fork can slip past), and the
+  scheduler's autogroup is per session, so a hundred busy processes share the CPU of one submission;
 - cannot signal, ptrace or read ``/proc`` of processes outside their sandbox (Landlock scopes;
   the kernel may read its own ``/proc/<pid>``);
 - have capped processes, file sizes and no core dumps (rlimits), no controlling terminal, no
@@ -26,6 +24,13 @@ door: afterwards the process and its descendants
 
 As root, everything the kernel makes runs as its uid: the grader also kills that uid's every
 process (``kill(-1)`` as that uid), whatever group it is in.
+
+Each mechanism is a module of its own, which says why it is there: ``namespaces`` (the namespaces
+and the mounts), ``landlock`` (files, TCP, signals), ``seccomp`` (the system-call filter), and the
+C library calls they share (``syscalls``). This module probes what the machine offers, chooses the
+mode and the uid, and applies everything in order: the namespaces and mounts first (a Landlock
+domain may not mount), rlimits, the Landlock ruleset opened while every path can still be opened,
+then the uid and capabilities, ``no_new_privs``, the seccomp filter, and Landlock last.
 
 Two modes, chosen by the effective uid:
 
@@ -55,20 +60,33 @@ half-way and must exit without running anything.
 """
 
 import ctypes
-import errno
 import fcntl
 import functools
 import os
 import resource
-import socket
-import stat
-import struct
 import sys
 import tempfile
 import termios
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+from .landlock import ALL, DEVICES, FS_READ_DIR, FS_READ_FILE, READ, _restrict_self, _ruleset, landlock_abi
+from .namespaces import (
+    COVERED,
+    HIDE_OPTIONS,
+    MS_NODEV,
+    MS_NOSUID,
+    MS_PRIVATE,
+    MS_REC,
+    _map_ids,
+    _mount,
+    _private_mounts,
+    _private_tmp_dirs,
+    _unshare,
+)
+from .seccomp import _seccomp_filter
+from .syscalls import ConfinementError, _check, _libc
 
 # The kit's checkout when it runs from one (an editable install), whose hidden tests the kernel must
 # not see. An installed kit lives in site-packages, inside the Python environment: nothing to leave out.
@@ -82,57 +100,11 @@ SYSTEM_FILES = (
     "/etc/localtime",  # local time (often a link into /usr, not always)
     "/proc/cpuinfo",  # else TensorFlow writes a warning into the notebook's output at each fit
 )
-COVERED = ("/run",)  # service sockets (D-Bus, the user's systemd): Landlock does not guard connect()
-HIDE_OPTIONS = "size=1m,mode=755"
-
-CLONE_NEWNS, CLONE_NEWIPC, CLONE_NEWUSER, CLONE_NEWNET = 0x00020000, 0x08000000, 0x10000000, 0x40000000
-MS_NOSUID, MS_NODEV, MS_BIND, MS_REC, MS_PRIVATE = 0x2, 0x4, 0x1000, 0x4000, 0x40000
-MS_RDONLY, MS_REMOUNT = 0x1, 0x20
-# A remount keeps the flags the mount already has (in a user namespace they are locked).
-KEPT_MOUNT_FLAGS = {os.ST_NOSUID: MS_NOSUID, os.ST_NODEV: MS_NODEV, os.ST_NOEXEC: 0x8, os.ST_NOATIME: 0x400, os.ST_NODIRATIME: 0x800, os.ST_RELATIME: 0x200000}
 PR_CAPBSET_READ, PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS = 23, 24, 38
 LINUX_CAPABILITY_VERSION_3 = 0x20080522
-
-# seccomp: classic BPF over struct seccomp_data (little-endian: the low half of the first argument)
-PR_SET_SECCOMP, SECCOMP_MODE_FILTER = 22, 2
-LOAD_WORD, JUMP_IF_EQUAL, JUMP_IF_AT_LEAST, JUMP_IF_ANY_BIT, RETURN = 0x20, 0x15, 0x35, 0x45, 0x06  # BPF_LD|W|ABS, BPF_JMP|JEQ|K, ...
-SECCOMP_RET_KILL_PROCESS, SECCOMP_RET_ERRNO, SECCOMP_RET_ALLOW = 0x80000000, 0x00050000, 0x7FFF0000
-SECCOMP_NR_OFFSET, SECCOMP_ARCH_OFFSET, SECCOMP_FIRST_ARG_OFFSET = 0, 4, 16
-SECCOMP_ARCHES = {"x86_64": (0xC000003E, 41), "aarch64": (0xC00000B7, 198)}  # (AUDIT_ARCH_*, socket's number)
-IO_URING = (425, 426, 427)  # io_uring_setup, _enter, _register: the same numbers on both
-MEMFD_SECRET = 447  # the same number on both
-# (socketpair, memfd_create, shmget, setsid, setpgid) of each architecture
-SYSCALLS = {"x86_64": (53, 319, 29, 112, 109), "aarch64": (199, 279, 194, 157, 154)}
-# inotify_init (x86-64 only), inotify_init1, fanotify_init: watching folders names what is made in
-# them, and path lookups are outside Landlock's reach (the grader's output folder, say)
-NOTIFY_SYSCALLS = {"x86_64": (253, 294, 300), "aarch64": (26, 262)}
-SETSOCKOPT = {"x86_64": 54, "aarch64": 208}
-# Larger socket buffers than the system's default: what a socket holds is in no process's memory,
-# so the grader counts each socket at its default buffers, and a socket may not have more.
-BUFFER_OPTIONS = (socket.SO_SNDBUF, socket.SO_RCVBUF, 32, 33)  # ..., SO_SNDBUFFORCE, SO_RCVBUFFORCE
 MAX_OPEN_FILES = 1024  # per process: a notebook opens a few dozen
-X32_SYSCALL_BIT = 0x40000000  # x32 calls share x86-64's AUDIT_ARCH: their numbers have this bit
 
-SYS_LANDLOCK_CREATE_RULESET, SYS_LANDLOCK_ADD_RULE, SYS_LANDLOCK_RESTRICT_SELF = 444, 445, 446
-LANDLOCK_CREATE_RULESET_VERSION = 1
-LANDLOCK_RULE_PATH_BENEATH = 1
-FS_EXECUTE, FS_WRITE_FILE, FS_READ_FILE, FS_READ_DIR = 1 << 0, 1 << 1, 1 << 2, 1 << 3
-FS_ABI_1 = (1 << 13) - 1  # execute, read and write files, read folders, make and remove entries
-FS_REFER, FS_TRUNCATE, FS_IOCTL_DEV = 1 << 13, 1 << 14, 1 << 15
-ALL = FS_ABI_1 | FS_REFER | FS_TRUNCATE | FS_IOCTL_DEV  # masked to what the running ABI handles
-FS_FILE_ONLY = FS_EXECUTE | FS_WRITE_FILE | FS_READ_FILE | FS_TRUNCATE | FS_IOCTL_DEV
-READ = FS_EXECUTE | FS_READ_FILE | FS_READ_DIR
-DEVICES = {"/dev/null": FS_READ_FILE | FS_WRITE_FILE | FS_TRUNCATE, "/dev/zero": FS_READ_FILE, "/dev/urandom": FS_READ_FILE}
-NET_BIND_TCP, NET_CONNECT_TCP = 1 << 0, 1 << 1
-SCOPE_ABSTRACT_UNIX_SOCKET, SCOPE_SIGNAL = 1 << 0, 1 << 1
-
-_libc = ctypes.CDLL(None, use_errno=True)
-_libc.syscall.restype = ctypes.c_long
 _pinned: list[int] = []  # descriptors kept open for the process's life (see _own_proc)
-
-
-class ConfinementError(RuntimeError):
-    """A step of the confinement failed: the process must not run the student's code."""
 
 
 @dataclass(frozen=True)
@@ -235,12 +207,6 @@ def _probe(root: bool) -> int:
     except ConfinementError:
         pass
     return abi << 2 | _seccomp_filter() << 1 | namespaces
-
-
-def landlock_abi() -> int:
-    """The Landlock ABI version of the running kernel, 0 when Landlock is absent or disabled."""
-    version = _libc.syscall(ctypes.c_long(SYS_LANDLOCK_CREATE_RULESET), None, ctypes.c_size_t(0), ctypes.c_uint32(LANDLOCK_CREATE_RULESET_VERSION))
-    return max(version, 0)
 
 
 def confine(work: Path, hide: Sequence[Path] = (), *, max_processes: int = MAX_PROCESSES, max_file_mb: int = 256, tmp_mb: int = 256) -> None:
@@ -373,97 +339,6 @@ def _unheld(wanted: int, kind: str) -> int:
     return wanted
 
 
-def _unshare(root: bool) -> int:
-    """Enter new namespaces for the mode; 0, or the errno of the kernel's refusal."""
-    flags = CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | (0 if root else CLONE_NEWUSER)
-    return 0 if _libc.unshare(ctypes.c_int(flags)) == 0 else ctypes.get_errno()
-
-
-def _map_ids(uid: int, gid: int) -> None:
-    """Map the user's uid and gid to themselves in the new user namespace (no root inside)."""
-    for name, text in (("setgroups", "deny"), ("uid_map", f"{uid} {uid} 1"), ("gid_map", f"{gid} {gid} 1")):
-        try:
-            fd = os.open(f"/proc/self/{name}", os.O_WRONLY | os.O_CLOEXEC)
-            try:
-                os.write(fd, text.encode())
-            finally:
-                os.close(fd)
-        except OSError as error:
-            raise ConfinementError(f"cannot write /proc/self/{name}: {error.strerror}") from error
-
-
-def _private_mounts(work: Path, covers: list[Path], environment: list[str], root: bool, tmp_mb: int) -> None:
-    """Make the private temporary folders, cover ``covers``, and keep what the kernel uses.
-
-    As root, each ancestor of a kept folder that the sandbox uid cannot search (``/root`` when
-    Python lives there, the grader's 0700 temporary folder) is covered as well, so that the uid
-    reaches the kept folders and nothing else there.
-    """
-    keep = {}
-    for path in [work, *map(Path, environment)]:
-        try:
-            keep[path] = os.open(path, os.O_PATH | os.O_CLOEXEC)
-        except OSError:
-            continue  # out of the user's reach already
-        if root:
-            covers = covers + [ancestor for ancestor in path.parents if not os.stat(ancestor).st_mode & stat.S_IXOTH]
-    _mount(None, "/", None, MS_REC | MS_PRIVATE)
-    _private_tmp(tmp_mb)
-    _cover(covers, keep, writable=work)
-
-
-def _cover(folders: list[Path], keep: dict[Path, int], writable: Path | None = None) -> None:
-    """Cover each folder with an empty tmpfs, then bind each kept path (an O_PATH descriptor
-    opened before) back where it was, if a cover hid it: paths into it stay valid.
-
-    Each path bound back, but ``writable``, is made read-only: Landlock grants what a rule grants
-    to any folder above, so a Python installation bound back below the writable private ``/tmp``
-    (a grader whose virtual environment lives in /tmp) would otherwise be writable."""
-    old_umask = os.umask(0o022)
-    try:
-        for folder in sorted(set(folders), key=lambda path: len(path.parts)):
-            if folder.is_dir():  # already gone when under an earlier cover
-                _mount("tmpfs", folder, "tmpfs", MS_NOSUID | MS_NODEV, HIDE_OPTIONS)
-        for path, fd in sorted(keep.items(), key=lambda item: len(item[0].parts)):
-            if not _same_file(path, fd):
-                if stat.S_ISDIR(os.fstat(fd).st_mode):
-                    path.mkdir(parents=True, exist_ok=True)
-                else:
-                    path.parent.mkdir(parents=True, exist_ok=True)
-                    path.touch()
-                _mount(f"/proc/self/fd/{fd}", path, None, MS_BIND | MS_REC)
-                if path != writable:
-                    kept = os.statvfs(path).f_flag
-                    flags = MS_BIND | MS_REMOUNT | MS_RDONLY | sum(ms for st, ms in KEPT_MOUNT_FLAGS.items() if kept & st)
-                    _mount(None, path, None, flags)
-            os.close(fd)
-    finally:
-        os.umask(old_umask)
-
-
-def _private_tmp(tmp_mb: int) -> None:
-    """One tmpfs of ``tmp_mb`` MB, one sticky folder of it each for /tmp, /var/tmp and /dev/shm."""
-    _mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, f"size={tmp_mb}m,mode=755")
-    targets = [path for path in _private_tmp_dirs() if path != "/tmp"] + ["/tmp"]  # /tmp last: it hides the rest
-    for index, target in enumerate(targets):
-        staging = f"/tmp/{index}"
-        os.mkdir(staging)
-        os.chmod(staging, 0o1777)
-        _mount(staging, target, None, MS_BIND)
-
-
-def _private_tmp_dirs() -> list[str]:
-    return list(dict.fromkeys(os.path.realpath(path) for path in ("/tmp", "/var/tmp", "/dev/shm") if os.path.isdir(path)))
-
-
-def _same_file(path: Path, fd: int) -> bool:
-    try:
-        here, there = os.stat(path), os.fstat(fd)
-    except FileNotFoundError:
-        return False
-    return (here.st_dev, here.st_ino) == (there.st_dev, there.st_ino)
-
-
 def _cwd() -> Path | None:
     try:
         return Path(os.getcwd())
@@ -479,75 +354,9 @@ def _chown_tree(work: Path, uid: int, gid: int) -> None:
             os.chown(os.path.join(folder, name), uid, gid, follow_symlinks=False)
 
 
-def _seccomp_filter() -> bool:
-    """Install the kernel's seccomp filter; True if installed.
-
-    - Sockets: a Unix socket or pair only. Without a network namespace (a Docker container refuses
-      them) Landlock stops TCP but not UDP, raw, netlink or vsock (the hypervisor's) sockets. The
-      kernel talks to the grader over Unix sockets. io_uring, which makes sockets without the
-      socket call, is refused too.
-    - Memory the tree's PSS does not count: a memfd or a System V segment holds pages while no
-      process maps them. TensorFlow, NumPy and Jupyter use neither.
-    - Every process stays in the kernel's group (killed at once) and session (one autogroup):
-      ``setsid`` succeeds and does nothing, so that a program started in a new session
-      (``start_new_session``) still starts; ``setpgid`` is refused, so that a program that
-      moves to a group of its own and then signals its old one does not signal itself.
-    - Socket buffers larger than the system's default are refused (with at most ``MAX_OPEN_FILES``
-      descriptors a process, the grader counts each socket at its default buffers: see
-      ``sandbox.memory_mb``), and so are inotify and fanotify, which would name what is made in
-      folders whose paths a kernel can look up but not list (Landlock does not guard lookups).
-    - System calls of another ABI than the process's own (32-bit x86, x32) kill the process.
-    """
-    arch = SECCOMP_ARCHES.get(os.uname().machine)
-    if arch is None:
-        return False
-    audit_arch, socket_nr = arch
-    socketpair_nr, memfd_nr, shmget_nr, setsid_nr, setpgid_nr = SYSCALLS[os.uname().machine]
-    program = [
-        (LOAD_WORD, 0, 0, SECCOMP_ARCH_OFFSET),
-        (JUMP_IF_EQUAL, 1, 0, audit_arch),
-        (RETURN, 0, 0, SECCOMP_RET_KILL_PROCESS),
-        (LOAD_WORD, 0, 0, SECCOMP_NR_OFFSET),
-        (JUMP_IF_AT_LEAST, 0, 1, X32_SYSCALL_BIT),
-        (RETURN, 0, 0, SECCOMP_RET_KILL_PROCESS),
-    ]
-    for nr in (*IO_URING, memfd_nr, MEMFD_SECRET, shmget_nr, setpgid_nr, *NOTIFY_SYSCALLS[os.uname().machine]):
-        program += [(JUMP_IF_EQUAL, 0, 1, nr), (RETURN, 0, 0, SECCOMP_RET_ERRNO | errno.EPERM)]
-    program += [(JUMP_IF_EQUAL, 0, 1, setsid_nr), (RETURN, 0, 0, SECCOMP_RET_ERRNO | 0)]  # returns 0
-    buffer_options = [(LOAD_WORD, 0, 0, SECCOMP_FIRST_ARG_OFFSET + 8), (JUMP_IF_EQUAL, 0, 2 * len(BUFFER_OPTIONS) + 1, socket.SOL_SOCKET)]
-    buffer_options.append((LOAD_WORD, 0, 0, SECCOMP_FIRST_ARG_OFFSET + 16))  # the option
-    for option in BUFFER_OPTIONS:
-        buffer_options += [(JUMP_IF_EQUAL, 0, 1, option), (RETURN, 0, 0, SECCOMP_RET_ERRNO | errno.EPERM)]
-    buffer_options.append((RETURN, 0, 0, SECCOMP_RET_ALLOW))
-    program += [(JUMP_IF_EQUAL, 0, len(buffer_options), SETSOCKOPT[os.uname().machine]), *buffer_options]
-    program += [
-        (JUMP_IF_EQUAL, 2, 0, socket_nr),
-        (JUMP_IF_EQUAL, 1, 0, socketpair_nr),
-        (RETURN, 0, 0, SECCOMP_RET_ALLOW),
-        (LOAD_WORD, 0, 0, SECCOMP_FIRST_ARG_OFFSET),  # the family (an int: the low half is all)
-        (JUMP_IF_EQUAL, 0, 1, socket.AF_UNIX),
-        (RETURN, 0, 0, SECCOMP_RET_ALLOW),
-        # Netlink as on a kernel without it: getifaddrs fails with EOPNOTSUPP, which ZeroMQ takes
-        # for "no such interface" (any other error aborts the kernel when it binds its IOPub pipe).
-        (JUMP_IF_EQUAL, 0, 1, socket.AF_NETLINK),
-        (RETURN, 0, 0, SECCOMP_RET_ERRNO | errno.EOPNOTSUPP),
-        (RETURN, 0, 0, SECCOMP_RET_ERRNO | errno.EACCES),
-    ]
-    return install_seccomp(program)
-
-
-def install_seccomp(program: list[tuple[int, int, int, int]]) -> bool:
-    """Install a classic-BPF seccomp filter on this process and its future children; False if the
-    machine refuses (needs ``no_new_privs`` or CAP_SYS_ADMIN)."""
-    code = b"".join(struct.pack("<HBBI", *instruction) for instruction in program)
-    buffer = ctypes.create_string_buffer(code, len(code))
-    fprog = struct.pack("<HxxxxxxQ", len(program), ctypes.addressof(buffer))
-    return _libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.c_char_p(fprog), 0, 0) == 0
-
-
 def _drop_terminal() -> None:
     """Give up the controlling terminal, if any: TIOCSTI could type commands into the grader's
-    shell. The process keeps its session and group (see ``_seccomp_filter``)."""
+    shell. The process keeps its session and group (see ``seccomp._seccomp_filter``)."""
     try:
         fd = os.open("/dev/tty", os.O_RDWR | os.O_NOCTTY | os.O_CLOEXEC)
     except OSError:
@@ -563,45 +372,6 @@ def _lower_limit(kind: int, value: int) -> None:
     hard = resource.getrlimit(kind)[1]
     value = value if hard == resource.RLIM_INFINITY else min(value, hard)
     resource.setrlimit(kind, (value, value))
-
-
-def _ruleset(abi: int, rules: dict[str, int]) -> int:
-    """A Landlock ruleset handling every right this ABI knows, granting each path its rights.
-
-    Network rights are handled with no rule, so TCP bind and connect are denied; signals and
-    abstract Unix sockets are scoped to the sandbox.
-    """
-    handled_fs = _handled_fs(abi)
-    attr = _RulesetAttr(
-        handled_access_fs=handled_fs,
-        handled_access_net=(NET_BIND_TCP | NET_CONNECT_TCP) * (abi >= 4),
-        scoped=(SCOPE_ABSTRACT_UNIX_SOCKET | SCOPE_SIGNAL) * (abi >= 6),
-    )
-    ruleset = _libc.syscall(ctypes.c_long(SYS_LANDLOCK_CREATE_RULESET), ctypes.byref(attr), ctypes.c_size_t(ctypes.sizeof(attr)), ctypes.c_uint32(0))
-    _check(ruleset, "landlock_create_ruleset")
-    for path, access in rules.items():
-        try:
-            fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
-        except FileNotFoundError:
-            continue
-        try:
-            if not stat.S_ISDIR(os.fstat(fd).st_mode):
-                access &= FS_FILE_ONLY
-            rule = _PathBeneath(allowed_access=access & handled_fs, parent_fd=fd)
-            result = _libc.syscall(ctypes.c_long(SYS_LANDLOCK_ADD_RULE), ctypes.c_int(ruleset), ctypes.c_int(LANDLOCK_RULE_PATH_BENEATH), ctypes.byref(rule), ctypes.c_uint32(0))
-            _check(result, f"landlock_add_rule {path}")
-        finally:
-            os.close(fd)
-    return ruleset
-
-
-def _handled_fs(abi: int) -> int:
-    return FS_ABI_1 | FS_REFER * (abi >= 2) | FS_TRUNCATE * (abi >= 3) | FS_IOCTL_DEV * (abi >= 5)
-
-
-def _restrict_self(ruleset: int) -> None:
-    _check(_libc.syscall(ctypes.c_long(SYS_LANDLOCK_RESTRICT_SELF), ctypes.c_int(ruleset), ctypes.c_uint32(0)), "landlock_restrict_self")
-    os.close(ruleset)
 
 
 def _drop_bounding_set() -> None:
@@ -622,29 +392,9 @@ def _clear_capabilities() -> None:
         raise ConfinementError("capabilities remain after capset")
 
 
-def _mount(source, target, fstype, flags: int, options: str | None = None) -> None:
-    args = [None if value is None else os.fsencode(value) for value in (source, target, fstype)]
-    result = _libc.mount(*args, ctypes.c_ulong(flags), None if options is None else options.encode())
-    _check(result, f"mount {target}")
-
-
 def _prctl(option: int, value: int) -> None:
     zero = ctypes.c_ulong(0)
     _check(_libc.prctl(option, ctypes.c_ulong(value), zero, zero, zero), f"prctl {option}")
-
-
-def _check(result: int, what: str) -> None:
-    if result < 0:
-        raise ConfinementError(f"{what}: {os.strerror(ctypes.get_errno())}")
-
-
-class _RulesetAttr(ctypes.Structure):
-    _fields_ = [("handled_access_fs", ctypes.c_uint64), ("handled_access_net", ctypes.c_uint64), ("scoped", ctypes.c_uint64)]
-
-
-class _PathBeneath(ctypes.Structure):
-    _pack_ = 1
-    _fields_ = [("allowed_access", ctypes.c_uint64), ("parent_fd", ctypes.c_int32)]
 
 
 class _CapHeader(ctypes.Structure):
