@@ -13,7 +13,8 @@ import nbformat
 import pytest
 
 from corpus import variants
-from exercise_kit import verdicts
+from exercise_kit import assignment
+from exercise_kit.grading import verdicts
 from exercise_kit.paths import AUTOGRADER_DIR, AUTOGRADER_ZIP, NOTEBOOK_NAME, OTTER_CONFIG, ROOT, SOLUTION_DIR, STUDENT_DIR
 
 # One mistake each; each must lose the points of the check aimed at it, and no others.
@@ -111,7 +112,7 @@ def test_the_cells_students_must_not_change_are_locked_in_the_student_notebook()
 
 
 def test_the_graders_initial_weights_are_the_notebooks():
-    checks = verdicts.load_module(ROOT / "assignment" / "lstm_checks.py", "lstm_checks_for_weights")
+    checks = assignment.load_module(ROOT / "assignment" / "lstm_checks.py", "lstm_checks_for_weights")
     cell = next(cell for cell in nbformat.read(STUDENT_DIR / NOTEBOOK_NAME, as_version=4).cells if "INITIAL_WEIGHTS = {" in cell.source)
     namespace = {}
     exec(cell.source.split("\n\n\ndef make_model")[0], namespace)

@@ -12,7 +12,7 @@ import zipfile
 import nbformat
 import pytest
 
-from exercise_kit.grade import grade_folder
+from exercise_kit.grading.batch import grade_folder
 from exercise_kit.paths import NOTEBOOK_NAME, ROOT, SOLUTION_DIR, STUDENT_DIR
 from helpers.lab import CHROMIUM, CHROMIUM_FLAGS, NotebookPage, jupyter_lab
 

@@ -8,8 +8,8 @@ import warnings
 import pandas as pd
 import pytest
 
-from exercise_kit.__main__ import main
-from exercise_kit.canvas import export
+from exercise_kit.cli import main
+from exercise_kit.lms.canvas import export
 
 ASSIGNMENT = "Exercise 6-3 (LSTM)"
 

@@ -14,11 +14,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from exercise_kit import canvas_post
-from exercise_kit.canvas import match
-from exercise_kit.__main__ import main
+from exercise_kit.lms import canvas_post
+from exercise_kit.lms.canvas import match
+from exercise_kit.cli import main
 from exercise_kit.paths import ROOT
-from exercise_kit.report import write_report
+from exercise_kit.reporting.report import write_report
 from helpers import canvas_standin
 from helpers.records import QUESTIONS, record
 
@@ -33,7 +33,7 @@ LONG_OUTPUT = "\n".join(f"    line {n} of a long traceback from the hidden check
 def graded(tmp_path_factory):
     """The example class graded and released: final_grades.csv and each submission's feedback.md."""
     edsger = record("dijkstraedsger_1004_50004_exercise-6-3-lstm.ipynb", scores=dict.fromkeys(QUESTIONS, 0))
-    for test in edsger["results"]["tests"]:
+    for test in edsger.results["tests"]:
         if test["name"] == "q3_training":
             test["output"] = LONG_OUTPUT  # a feedback too long for a comment: attached as a file
     records = [

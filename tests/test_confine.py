@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from exercise_kit import confine
+from exercise_kit.isolation import confine, seccomp
 from helpers.container import seccomp_filter
 from helpers.ordinary_user import USER, become_ordinary_user
 
@@ -407,7 +407,7 @@ def test_a_confined_process_cannot_set_up_io_uring_which_makes_sockets_without_t
         libc = ctypes.CDLL(None, use_errno=True)
         libc.syscall.restype = ctypes.c_long
         params = ctypes.create_string_buffer(120)  # struct io_uring_params
-        ring = libc.syscall(ctypes.c_long(confine.IO_URING[0]), ctypes.c_uint(4), params)
+        ring = libc.syscall(ctypes.c_long(seccomp.IO_URING[0]), ctypes.c_uint(4), params)
         return "ok" if ring >= 0 else errno.errorcode[ctypes.get_errno()]
 
     assert in_sandbox(mode, work, set_up_ring) == "EPERM"

@@ -26,8 +26,8 @@ import psutil
 import pytest
 
 from corpus import attacks, grader_reach, limits, mistakes, platform, references, review, variants
-from exercise_kit import gradescope
-from exercise_kit.grade import grade_folder
+from exercise_kit.lms import gradescope
+from exercise_kit.grading.batch import grade_folder
 from exercise_kit.paths import ROOT
 from helpers.container import seccomp_filter
 

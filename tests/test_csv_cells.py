@@ -14,10 +14,10 @@ import pandas as pd
 import pytest
 
 from corpus.variants import SOLUTION
-from exercise_kit import csv_cells
-from exercise_kit.canvas import export
-from exercise_kit.grade import grade_folder
-from exercise_kit.manual import merge, write_sheet
+from exercise_kit.reporting import csv_cells
+from exercise_kit.lms.canvas import export
+from exercise_kit.grading.batch import grade_folder
+from exercise_kit.reporting.manual import merge, write_sheet
 
 FORMULA = '=HYPERLINK("example.com","open").ipynb'  # "/" cannot be in a file name: no "http://"
 

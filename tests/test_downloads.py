@@ -1,10 +1,10 @@
-"""What an LMS downloads, made into one submission per student (``exercise_kit.downloads``)."""
+"""What an LMS downloads, made into one submission per student (``exercise_kit.lms.downloads``)."""
 
 import io
 import zipfile
 
 from corpus.variants import zip_of
-from exercise_kit.downloads import canvas_file, collect
+from exercise_kit.lms.downloads import canvas_file, collect
 from exercise_kit.paths import EXAMPLE_SUBMISSIONS
 
 GRADESCOPE_METADATA = """\

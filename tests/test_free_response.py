@@ -12,10 +12,10 @@ import pytest
 from pypdf import PdfReader
 
 from corpus.variants import zip_of
-from exercise_kit.free_response import write_pdfs
-from exercise_kit.manual import manual_questions
+from exercise_kit.reporting.free_response import write_pdfs
+from exercise_kit.reporting.manual import manual_questions
 from exercise_kit.paths import NOTEBOOK_NAME, STUDENT_DIR
-from exercise_kit.submission import folder_as_zip
+from exercise_kit.grading.unpack import folder_as_zip
 
 ANSWERS = {
     "alice.ipynb": "The forget gate is about 0 where the input is 1, so the count restarts.",

@@ -15,8 +15,8 @@ import nbformat
 import pandas as pd
 import pytest
 
-from exercise_kit import sandbox
-from exercise_kit.grade import grade_folder
+from exercise_kit.grading import submission
+from exercise_kit.grading.batch import grade_folder
 from exercise_kit.paths import NOTEBOOK_NAME, STUDENT_DIR
 
 
@@ -68,7 +68,7 @@ def test_a_submission_the_grader_failed_on_is_graded_again_on_the_next_run(tmp_p
     def broken(*args):
         raise RuntimeError("the grader broke")
 
-    monkeypatch.setattr(sandbox, "grade_submission", broken)
+    monkeypatch.setattr(submission, "grade_submission", broken)
     grade_folder(submissions, out, workers=1)
     assert read_grades(out)["grading_status"].iloc[0] == "Grader error: RuntimeError: the grader broke"
     monkeypatch.undo()
@@ -120,8 +120,8 @@ def test_the_same_batch_graded_on_a_dask_cluster(tmp_path, dask_scheduler):
 
 
 def test_where_kernels_cannot_be_sandboxed_nothing_is_graded_and_the_command_says_why(tmp_path, monkeypatch, capsys):
-    from exercise_kit import confine
-    from exercise_kit.__main__ import main
+    from exercise_kit.isolation import confine
+    from exercise_kit.cli import main
 
     monkeypatch.setattr(confine, "available", lambda: confine.Isolation(root=False, landlock_abi=3, namespaces=False))
     submissions = tmp_path / "submissions"
@@ -159,10 +159,10 @@ def test_released_feedback_names_the_mistake_in_one_sentence_without_grading_aga
 
 STOP_THE_FORK_SERVER_AFTER_THE_FIRST = """\
 import os, signal, sys
-from exercise_kit import sandbox
-from exercise_kit.grade import grade_folder
+from exercise_kit.grading import submission
+from exercise_kit.grading.batch import grade_folder
 
-grade = sandbox.grade_submission
+grade = submission.grade_submission
 
 
 def grade_then_stop_the_fork_server(*args):
@@ -174,7 +174,7 @@ def grade_then_stop_the_fork_server(*args):
     return record
 
 
-sandbox.grade_submission = grade_then_stop_the_fork_server
+submission.grade_submission = grade_then_stop_the_fork_server
 grade_folder(sys.argv[1], sys.argv[2], workers=1)
 """
 

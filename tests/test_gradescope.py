@@ -1,7 +1,7 @@
 """The Gradescope path: the autograder zip as Gradescope runs it.
 
 The zip's own ``run_autograder`` grades, as root, in a folder laid out like Gradescope's
-``/autograder`` (``exercise_kit.gradescope.run``), inside what a Docker container refuses a root
+``/autograder`` (``exercise_kit.lms.gradescope.run``), inside what a Docker container refuses a root
 process (``helpers.container.seccomp_filter``: no namespaces; Landlock as the host has it). The
 ``results.json`` it writes must be Gradescope's documented format, and say what students see when.
 (tests/test_corpus.py grades the whole corpus that way and compares with the batch grader.)
@@ -22,7 +22,7 @@ import jsonschema
 import pytest
 
 from corpus import attacks, variants
-from exercise_kit import gradescope
+from exercise_kit.lms import gradescope
 from exercise_kit.build import flattened_requirements
 from exercise_kit.paths import AUTOGRADER_ZIP, GRADING_REQUIREMENTS, NOTEBOOK_NAME, ROOT, SOLUTION_DIR, STUDENT_DIR
 from helpers.container import seccomp_filter

@@ -6,7 +6,7 @@ import io
 import pandas as pd
 import pytest
 
-from exercise_kit.manual import manual_questions, merge, read_sheet, write_sheet
+from exercise_kit.reporting.manual import manual_questions, merge, read_sheet, write_sheet
 
 # final_grades.csv as the report writes it, with two of its questions.
 GRADES = """\

@@ -21,7 +21,7 @@ import pytest
 from nbclient import NotebookClient
 
 from corpus import mistakes, platform, variants
-from exercise_kit.grade import grade_folder
+from exercise_kit.grading.batch import grade_folder
 from exercise_kit.paths import NOTEBOOK_NAME, ROOT, STUDENT_REQUIREMENTS
 
 sys.path.insert(0, str(ROOT / "scripts"))

@@ -4,6 +4,7 @@ Records are built by hand here as the grader makes them (no grading, no TensorFl
 """
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import jsonschema
@@ -15,8 +16,9 @@ from otter.test_files.ok_test import OKTestFile
 from PIL import Image
 
 from corpus.variants import POINTS as QUESTIONS  # the auto-graded questions, in Otter's order, with their points
-from exercise_kit import report
-from exercise_kit.report import load_records, write_report
+from exercise_kit.reporting import report
+from exercise_kit.reporting.report import load_records, write_report
+from exercise_kit.grading.record import Record
 from helpers.records import record
 
 COLUMNS = ["file", *sorted(QUESTIONS), "total_points_earned", "percent_correct", "grading_status"]
@@ -44,17 +46,17 @@ def feedback_of(out: Path, file: str) -> str:
     return (out / "submissions" / file / "feedback.md").read_text()
 
 
-def otter_grading_results(record: dict) -> GradingResults:
+def otter_grading_results(record: Record) -> GradingResults:
     """Otter's own results object with the record's question scores, as ``otter grade`` would hold them."""
     test_files = []
-    for test in record["results"]["tests"]:
+    for test in record.results["tests"]:
         if test.get("max_score") is not None:
             case = abstract_test.TestCase(test["name"], body=None, hidden=True, points=test["max_score"], success_message=None, failure_message=None)
             test_file = OKTestFile(test["name"], f"tests/{test['name']}.py", [case])
             test_file.update_score(test["score"])
             test_files.append(test_file)
     results = GradingResults(test_files)
-    results.file = record["file"]
+    results.file = record.file
     return results
 
 
@@ -94,8 +96,8 @@ def test_percent_correct_is_a_fraction_rounded_to_four_digits_as_otter_does(tmp_
 
 def test_each_submission_gets_its_results_json_in_gradescopes_schema(out):
     for r in RECORDS:
-        results = json.loads((out / "submissions" / r["file"] / "results.json").read_text())
-        assert results == r["results"]
+        results = json.loads((out / "submissions" / r.file / "results.json").read_text())
+        assert results == r.results
         jsonschema.validate(results, SCHEMA)
 
 
@@ -185,13 +187,13 @@ def test_report_is_byte_identical_when_written_twice(tmp_path, out):
 def test_report_written_after_each_submission_is_complete_each_time(tmp_path):
     """As the grader writes it: after each submission, that submission's files and the batch's."""
     for done in range(1, len(RECORDS) + 1):
-        write_report(RECORDS[:done], tmp_path / "batch", changed={RECORDS[done - 1]["file"]})
+        write_report(RECORDS[:done], tmp_path / "batch", changed={RECORDS[done - 1].file})
         assert len(pd.read_csv(tmp_path / "batch" / "final_grades.csv")) == done + 1
-        assert sorted(path.name for path in (tmp_path / "batch" / "submissions").iterdir()) == sorted(r["file"] for r in RECORDS[:done])
+        assert sorted(path.name for path in (tmp_path / "batch" / "submissions").iterdir()) == sorted(r.file for r in RECORDS[:done])
     assert not [path for path in tmp_path.rglob("*") if path.name.endswith(".tmp")]
     assert files_in(tmp_path / "batch").keys() == {
         "final_grades.csv",
-        *(f"submissions/{r['file']}/{name}" for r in RECORDS for name in ["feedback.md", "record.json", "results.json"]),
+        *(f"submissions/{r.file}/{name}" for r in RECORDS for name in ["feedback.md", "record.json", "results.json"]),
         "summary/item_statistics.png",
         "summary/questions.csv",
         "summary/reasons.csv",
@@ -207,23 +209,23 @@ def test_report_written_after_each_submission_is_complete_each_time(tmp_path):
 
 
 def test_figures_are_redrawn_at_most_every_figure_seconds_while_grading(tmp_path, monkeypatch):
-    write_report(RECORDS[:1], tmp_path, changed={RECORDS[0]["file"]})
+    write_report(RECORDS[:1], tmp_path, changed={RECORDS[0].file})
     first = files_in(tmp_path / "summary")
-    write_report(RECORDS[:2], tmp_path, changed={RECORDS[1]["file"]})
+    write_report(RECORDS[:2], tmp_path, changed={RECORDS[1].file})
     second = files_in(tmp_path / "summary")
     assert second["item_statistics.png"] == first["item_statistics.png"] and second["summary.md"] != first["summary.md"]
     monkeypatch.setattr(report, "FIGURE_SECONDS", 0)
-    write_report(RECORDS[:2], tmp_path, changed={RECORDS[1]["file"]})
+    write_report(RECORDS[:2], tmp_path, changed={RECORDS[1].file})
     assert files_in(tmp_path / "summary")["item_statistics.png"] != first["item_statistics.png"]
 
 
 def test_load_records_gives_back_the_records_for_resuming(out, tmp_path):
-    assert load_records(out) == sorted(RECORDS, key=lambda r: r["file"])
+    assert load_records(out) == sorted(RECORDS, key=lambda r: r.file)
     assert load_records(tmp_path / "new") == []
 
 
 def test_a_submission_that_could_not_be_graded_at_all_scores_zero(tmp_path):
-    broken = {**record("broken.zip", "Invalid submission: the zip holds 2 notebooks"), "results": {"tests": []}}
+    broken = replace(record("broken.zip", "Invalid submission: the zip holds 2 notebooks"), results={"tests": []})
     write_report([record("complete.ipynb"), broken], tmp_path)
     row = pd.read_csv(tmp_path / "final_grades.csv").set_index("file").loc["broken.zip"]
     assert row[list(QUESTIONS)].tolist() == [0] * len(QUESTIONS)
@@ -239,7 +241,7 @@ def test_an_empty_batch_still_gives_a_valid_report(tmp_path):
 
 def test_records_graded_with_another_autograder_are_refused(tmp_path):
     other = record("other.ipynb")
-    other["results"]["tests"][1]["max_score"] = 5
+    other.results["tests"][1]["max_score"] = 5
     with pytest.raises(ValueError, match="another autograder"):
         write_report([record("complete.ipynb"), other], tmp_path)
 
@@ -250,7 +252,7 @@ def test_a_file_name_that_leaves_the_submissions_folder_is_refused(tmp_path, fil
         write_report([record(file)], tmp_path)
 
 
-def summary_of(records: list[dict], out: Path) -> tuple[pd.DataFrame, str]:
+def summary_of(records: list[Record], out: Path) -> tuple[pd.DataFrame, str]:
     write_report(records, out)
     questions = pd.read_csv(out / "summary" / "questions.csv", keep_default_na=False, na_values={"discrimination": [""]})
     return questions.set_index("question"), (out / "summary" / "summary.md").read_text()
@@ -292,8 +294,8 @@ def test_no_discrimination_where_it_means_nothing_and_no_nan(tmp_path, scores, n
     assert "nan" not in text.lower() and "nan" not in (tmp_path / "summary" / "questions.csv").read_text().lower()
 
 
-def with_output(r: dict, question: str, output: str) -> dict:
-    next(test for test in r["results"]["tests"] if test["name"] == question)["output"] = output
+def with_output(r: Record, question: str, output: str) -> Record:
+    next(test for test in r.results["tests"] if test["name"] == question)["output"] = output
     return r
 
 
@@ -306,7 +308,7 @@ def test_reasons_for_lost_points_with_their_counts_and_submissions(tmp_path):
         with_output(record("a.ipynb", scores={"q1_data": 1}), "q1_data", f"{wrong_y}\n{at_end}"),
         with_output(record("c.ipynb", scores={"q1_data": 1}), "q1_data", wrong_y),
         with_output(record("d.ipynb", scores={"q4_predictions": 0}), "q4_predictions", ""),
-        {**record("e.zip", "Invalid submission: the zip holds 2 notebooks"), "results": {"tests": []}},
+        replace(record("e.zip", "Invalid submission: the zip holds 2 notebooks"), results={"tests": []}),
         record("f.ipynb"),
     ]
     questions, text = summary_of(records, tmp_path)
@@ -350,7 +352,7 @@ def test_evidence_for_a_regrade_is_kept_for_staff_and_never_shown_to_the_student
         "verdict": "mse_loss returns the sum of the squared errors: divide by their number (take the mean).",
         "compared": [{"what": "mse_loss on the probe's y_true and y_pred", "got": 0.8125, "expected": 0.1625, "atol": 1e-7, "rtol": 1e-4}],
         "errors": {}}}}}
-    graded = {**record("ada.ipynb", scores={"q2_model": 2}), "evidence": evidence}
+    graded = replace(record("ada.ipynb", scores={"q2_model": 2}), evidence=evidence)
     write_report([graded], tmp_path, show_hidden=True)
     folder = tmp_path / "submissions" / "ada.ipynb"
     assert json.loads((folder / "evidence.json").read_text()) == evidence

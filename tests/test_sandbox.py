@@ -25,8 +25,9 @@ import psutil
 import pytest
 
 from corpus import variants
-from exercise_kit import confine, sandbox
-from exercise_kit.grade import grade_folder
+from exercise_kit.grading import watch
+from exercise_kit.isolation import confine
+from exercise_kit.grading.batch import grade_folder
 from exercise_kit.paths import NOTEBOOK_NAME, SOLUTION_DIR
 from helpers.ordinary_user import USER, become_ordinary_user
 
@@ -216,7 +217,7 @@ def test_no_process_of_the_kernel_outlives_the_kill(users_folder, mode):
     child = start_hopper(work, mode, token)
     try:
         assert hoppers(token) >= 2
-        sandbox.kill_tree(child, "no marker", uid=work.stat().st_uid if mode == "root" else None)
+        watch.kill_tree(child, "no marker", uid=work.stat().st_uid if mode == "root" else None)
         assert hoppers(token) == 0
     finally:
         with suppress(ProcessLookupError):
@@ -231,7 +232,7 @@ def test_as_root_every_process_of_the_kernels_uid_is_killed(users_folder):
     child = start_hopper(work, "root", token)
     try:
         assert hoppers(token) >= 2
-        sandbox._kill_uid(work.stat().st_uid)
+        watch._kill_uid(work.stat().st_uid)
         assert hoppers(token) == 0
     finally:
         with suppress(ProcessLookupError):
@@ -249,7 +250,7 @@ def test_disk_use_is_measured_past_path_max(tmp_path):
     os.write(data, b"x" * 2**22)
     os.close(data)
     os.close(fd)
-    assert 4 <= sandbox.disk_mb(tmp_path, 100) < 5
+    assert 4 <= watch.disk_mb(tmp_path, 100) < 5
 
 
 @pytest.mark.root
@@ -265,17 +266,17 @@ def test_a_folder_that_cannot_be_measured_counts_as_over_the_cap(users_folder):
     child = os.fork()
     if child == 0:
         become_ordinary_user()
-        os.write(write, str(sandbox.disk_mb(users_folder / "work", 100)).encode())
+        os.write(write, str(watch.disk_mb(users_folder / "work", 100)).encode())
         os._exit(0)
     os.close(write)
     os.waitpid(child, 0)
     assert os.read(read, 100) == b"inf"
-    assert sandbox.disk_mb(users_folder / "work", 100) == 1.0  # root reads it
+    assert watch.disk_mb(users_folder / "work", 100) == 1.0  # root reads it
 
 
 def test_a_kernel_starts_with_none_of_its_ancestors_descriptors():
     """Standard streams from /dev/null, nothing else open: the grader's pipes, log and sockets stay out of reach."""
-    from exercise_kit import fork_kernel
+    from exercise_kit.isolation import fork_kernel
 
     inherited = os.open(os.devnull, os.O_RDONLY)  # stands for the "alive" pipe, grading.log, ...
     child = os.fork()
@@ -289,7 +290,7 @@ def test_a_kernel_starts_with_none_of_its_ancestors_descriptors():
 
 FORK_SERVER_STOPPED = """\
 import os, signal, sys
-from exercise_kit import fork_server
+from exercise_kit.isolation import fork_server
 
 fork_server.start()
 server = sys.modules["multiprocessing.forkserver"]._forkserver
@@ -336,7 +337,7 @@ shell.display_pub.publish = flooded
 # The peak is VmHWM, this process image's own: ru_maxrss would start from its parent's at the fork.
 GRADE_AND_MEASURE = """\
 import sys
-from exercise_kit.grade import grade_folder
+from exercise_kit.grading.batch import grade_folder
 
 grades = grade_folder(sys.argv[1], sys.argv[2], workers=1)
 print(grades["grading_status"].iloc[1])
@@ -377,8 +378,8 @@ def test_files_deleted_but_held_open_count_on_the_disk(tmp_path):
     try:
         os.read(read, 5)
         processes = [psutil.Process(holder), psutil.Process(zombie)]
-        assert 8 <= sandbox.disk_mb(tmp_path, 100, processes) < 9
-        assert sandbox.disk_mb(tmp_path, 100) < 1
+        assert 8 <= watch.disk_mb(tmp_path, 100, processes) < 9
+        assert watch.disk_mb(tmp_path, 100) < 1
     finally:
         os.kill(holder, signal.SIGKILL)
         os.waitpid(holder, 0)
@@ -397,7 +398,7 @@ def test_as_an_ordinary_user_a_zombie_does_not_make_the_disk_unmeasurable(users_
         if zombie == 0:
             os._exit(0)
         time.sleep(0.2)
-        os.write(write, str(sandbox.disk_mb(users_folder, 100, [psutil.Process(zombie)])).encode())
+        os.write(write, str(watch.disk_mb(users_folder, 100, [psutil.Process(zombie)])).encode())
         os._exit(0)
     os.close(write)
     os.waitpid(child, 0)
@@ -434,7 +435,7 @@ def test_a_folder_nested_past_any_recursion_limit_and_locked_is_removed(tmp_path
     os.close(os.open("left-behind", os.O_WRONLY | os.O_CREAT, 0o600, dir_fd=fd))
     os.close(fd)
     os.chmod(top / "d", 0o000)
-    sandbox.remove_tree(top)
+    watch.remove_tree(top)
     assert not top.exists()
 
 
@@ -452,20 +453,20 @@ def test_a_deleted_file_kept_only_by_a_mapping_counts_towards_the_disk_cap(tmp_p
     os.close(fd)
     path.unlink()
     try:
-        assert sandbox.disk_mb(tmp_path, 100, [psutil.Process()]) >= 16
+        assert watch.disk_mb(tmp_path, 100, [psutil.Process()]) >= 16
     finally:
         libc.munmap(address, 4096)
-    assert sandbox.disk_mb(tmp_path, 100, [psutil.Process()]) < 1
+    assert watch.disk_mb(tmp_path, 100, [psutil.Process()]) < 1
 
 
 def test_each_socket_counts_towards_the_memory_cap_at_its_default_buffers():
     """What a socket holds is in no process's PSS: the cap counts each one at the most it can hold."""
-    before = sandbox.memory_mb([psutil.Process()], "pss")
+    before = watch.memory_mb([psutil.Process()], "pss")
     pairs = [socket.socketpair() for _ in range(50)]
     try:
-        grown = sandbox.memory_mb([psutil.Process()], "pss") - before
+        grown = watch.memory_mb([psutil.Process()], "pss") - before
     finally:
         for a, b in pairs:
             a.close()
             b.close()
-    assert grown >= 100 * sandbox._default_socket_buffers() / 2**20
+    assert grown >= 100 * watch._default_socket_buffers() / 2**20

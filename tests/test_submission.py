@@ -21,7 +21,7 @@ import nbformat
 import pytest
 
 from corpus.variants import zip_of
-from exercise_kit import submission
+from exercise_kit.grading import unpack
 from exercise_kit.paths import AUTOGRADER_ZIP, NOTEBOOK_NAME, ROOT, SOLUTION_DIR, STUDENT_DIR
 
 SOLUTION = (SOLUTION_DIR / NOTEBOOK_NAME).read_bytes()
@@ -42,7 +42,7 @@ def test_the_init_cell_opens_the_notebook_named_after_the_assignment(assignment_
 
 @pytest.mark.parametrize("file", ["alice.ipynb", "Alice Smith - exercise-6-3-lstm (2).ipynb", NOTEBOOK_NAME])
 def test_a_notebook_is_graded_under_the_assignments_notebook_name(tmp_path, assignment_name, file):
-    notebook = submission.unpack_submission(file, SOLUTION, tmp_path, assignment_name)
+    notebook = unpack.unpack_submission(file, SOLUTION, tmp_path, assignment_name)
     assert notebook == tmp_path / NOTEBOOK_NAME
     assert [path.name for path in tmp_path.iterdir()] == [NOTEBOOK_NAME]
     assert notebook.read_bytes() == SOLUTION
@@ -53,7 +53,7 @@ def test_an_export_zip_keeps_its_files_and_its_notebook_gets_the_assignments_nam
     with zipfile.ZipFile(archive, "w") as zf:
         zf.writestr("renamed by the student.ipynb", SOLUTION)
         zf.writestr("data.csv", "x,y\n")
-    notebook = submission.unpack_submission("bob.zip", archive.getvalue(), tmp_path, assignment_name)
+    notebook = unpack.unpack_submission("bob.zip", archive.getvalue(), tmp_path, assignment_name)
     assert notebook == tmp_path / NOTEBOOK_NAME
     assert sorted(path.name for path in tmp_path.iterdir()) == ["data.csv", NOTEBOOK_NAME]
 
@@ -73,7 +73,7 @@ def test_a_zipped_folder_is_graded_from_its_one_notebook_with_the_files_beside_i
         "Exercise 6-3/data/extra.csv": b"x,y\n",
         "__MACOSX/Exercise 6-3/._my lstm.ipynb": APPLE_DOUBLE,
     })  # fmt: skip
-    notebook = submission.unpack_submission("Exercise 6-3.zip", compressed, tmp_path, assignment_name)
+    notebook = unpack.unpack_submission("Exercise 6-3.zip", compressed, tmp_path, assignment_name)
     assert notebook == tmp_path / NOTEBOOK_NAME and notebook.read_bytes() == SOLUTION
     assert files_in(tmp_path) == ["data/extra.csv", NOTEBOOK_NAME]
 
@@ -82,7 +82,7 @@ def test_a_zipped_folder_is_graded_from_its_one_notebook_with_the_files_beside_i
 def test_a_notebook_saved_with_a_byte_order_mark_is_graded_without_it(tmp_path, assignment_name, shape):
     saved = codecs.BOM_UTF8 + SOLUTION
     name, data = ("alice.ipynb", saved) if shape == "notebook" else ("alice.zip", zip_of({NOTEBOOK_NAME: saved}))
-    assert submission.unpack_submission(name, data, tmp_path, assignment_name).read_bytes() == SOLUTION
+    assert unpack.unpack_submission(name, data, tmp_path, assignment_name).read_bytes() == SOLUTION
 
 
 @pytest.mark.parametrize(
@@ -98,8 +98,8 @@ def test_a_notebook_saved_with_a_byte_order_mark_is_graded_without_it(tmp_path, 
     ids=["two notebooks in a folder", "a checkpoint alone", "empty zip", "corrupt zip", "not JSON", "not a notebook"],
 )
 def test_what_cannot_be_graded_says_why_in_one_sentence_and_unpacks_nothing(tmp_path, assignment_name, name, data, reason):
-    with pytest.raises(submission.InvalidSubmission) as raised:
-        submission.unpack_submission(name, data, tmp_path, assignment_name)
+    with pytest.raises(unpack.InvalidSubmission) as raised:
+        unpack.unpack_submission(name, data, tmp_path, assignment_name)
     assert str(raised.value) == reason
     assert files_in(tmp_path) == []
 
@@ -108,8 +108,8 @@ def test_an_otter_log_is_removed_wherever_it_sits_unless_grading_from_it(tmp_pat
     export = zip_of({"lstm/exercise-6-3-lstm.ipynb": SOLUTION, "lstm/.OTTER_LOG": b"pickle", "lstm/old/.OTTER_LOG": b"pickle"})
     (tmp_path / "graded").mkdir()
     (tmp_path / "from log").mkdir()
-    submission.unpack_submission("lstm.zip", export, tmp_path / "graded", assignment_name)
-    submission.unpack_submission("lstm.zip", export, tmp_path / "from log", assignment_name, grade_from_log=True)
+    unpack.unpack_submission("lstm.zip", export, tmp_path / "graded", assignment_name)
+    unpack.unpack_submission("lstm.zip", export, tmp_path / "from log", assignment_name, grade_from_log=True)
     assert files_in(tmp_path / "graded") == [NOTEBOOK_NAME]
     assert files_in(tmp_path / "from log") == [".OTTER_LOG", NOTEBOOK_NAME, "old/.OTTER_LOG"]
 
@@ -124,7 +124,7 @@ def test_a_zip_puts_nothing_outside_the_folder_and_makes_no_symlink(tmp_path, as
         zf.writestr("lstm//rooted.txt", "out")
         zf.writestr(link, "/etc/passwd")
     (tmp_path / "work").mkdir()
-    submission.unpack_submission("lstm.zip", buffer.getvalue(), tmp_path / "work", assignment_name)
+    unpack.unpack_submission("lstm.zip", buffer.getvalue(), tmp_path / "work", assignment_name)
     assert files_in(tmp_path) == ["work/escaped.txt", f"work/{NOTEBOOK_NAME}", "work/passwords", "work/rooted.txt"]
     assert not (tmp_path / "work" / "passwords").is_symlink()
     assert (tmp_path / "work" / "passwords").read_text() == "/etc/passwd"
@@ -135,10 +135,10 @@ def test_a_zip_that_unpacks_to_more_than_the_limit_is_refused_before_unpacking(t
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
         zf.writestr(NOTEBOOK_NAME, SOLUTION)
         with zf.open("zeros.bin", "w", force_zip64=True) as zeros:  # compresses to 200 kB
-            for _ in range(submission.MAX_UNPACKED_BYTES // 2**20):
+            for _ in range(unpack.MAX_UNPACKED_BYTES // 2**20):
                 zeros.write(bytes(2**20))
-    with pytest.raises(submission.InvalidSubmission, match="^the zip unpacks to more than 200 MB$"):
-        submission.unpack_submission("bomb.zip", buffer.getvalue(), tmp_path, assignment_name)
+    with pytest.raises(unpack.InvalidSubmission, match="^the zip unpacks to more than 200 MB$"):
+        unpack.unpack_submission("bomb.zip", buffer.getvalue(), tmp_path, assignment_name)
     assert files_in(tmp_path) == []
 
 
@@ -150,22 +150,22 @@ def test_a_folder_is_graded_as_the_zip_of_its_files_without_its_symlinks(tmp_pat
     (folder / "secret").symlink_to(ROOT / "assignment" / "lstm_checks.py")
     (folder / "assignment").symlink_to(ROOT / "assignment", target_is_directory=True)
 
-    zipped = submission.folder_as_zip(folder)
+    zipped = unpack.folder_as_zip(folder)
 
     assert zipfile.ZipFile(io.BytesIO(zipped)).namelist() == ["data/extra.csv", "lstm.ipynb"]
     (tmp_path / "work").mkdir()
-    submission.unpack_submission(folder.name, zipped, tmp_path / "work", assignment_name)
+    unpack.unpack_submission(folder.name, zipped, tmp_path / "work", assignment_name)
     assert files_in(tmp_path / "work") == ["data/extra.csv", NOTEBOOK_NAME]
     assert (tmp_path / "work" / NOTEBOOK_NAME).read_bytes() == SOLUTION
 
 
 def test_a_notebook_runs_the_instructors_public_tests_whatever_its_metadata_carries(tmp_path, assignment_name):
-    source = submission.unpack_autograder(AUTOGRADER_ZIP.read_bytes(), tmp_path / "source")
-    tests = submission.public_tests(source)
+    source = unpack.unpack_autograder(AUTOGRADER_ZIP.read_bytes(), tmp_path / "source")
+    tests = unpack.public_tests(source)
     template_tests = nbformat.reads(TEMPLATE.decode(), as_version=4).metadata.otter.tests
     assert tests == template_tests  # what a student's own check cells run
     edited = nbformat.reads(SOLUTION.decode(), as_version=4)  # made from the solution: hidden cases inside
     edited.metadata.otter.tests["q1_data"]["suites"][0]["cases"] = [{"code": ">>> print('all passed')", "hidden": False, "locked": False, "points": 0}]
     (tmp_path / "work").mkdir()
-    notebook = submission.unpack_submission("staff.ipynb", nbformat.writes(edited).encode(), tmp_path / "work", assignment_name, tests=tests)
+    notebook = unpack.unpack_submission("staff.ipynb", nbformat.writes(edited).encode(), tmp_path / "work", assignment_name, tests=tests)
     assert nbformat.read(notebook, as_version=4).metadata.otter.tests == template_tests

@@ -6,8 +6,8 @@ import pytest
 from jupyter_core.utils import run_sync
 from nbclient.exceptions import DeadKernelError
 
-from exercise_kit import values
-from exercise_kit.values import checked_questions
+from exercise_kit.grading import values
+from exercise_kit.grading.values import checked_questions
 
 
 def test_a_real_call_takes_its_question():

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from corpus.attacks import CLASSMATE_WEIGHTS
 
-from exercise_kit import verdicts
+from exercise_kit.assignment import load_module
+from exercise_kit.grading import verdicts
 from exercise_kit.paths import ASSIGNMENT_DIR
 
 QUESTIONS = {"q1_data": [("data_x", 1.0), ("data_y", 1.0)]}
@@ -17,8 +18,8 @@ QUESTIONS = {"q1_data": [("data_x", 1.0), ("data_y", 1.0)]}
 
 @pytest.fixture(scope="module")
 def assignment():
-    checks = verdicts.load_module(ASSIGNMENT_DIR / "lstm_checks.py", "lstm_checks_under_test")
-    values = verdicts.load_module(ASSIGNMENT_DIR / "lstm_values.py", "lstm_values_under_test")
+    checks = load_module(ASSIGNMENT_DIR / "lstm_checks.py", "lstm_checks_under_test")
+    values = load_module(ASSIGNMENT_DIR / "lstm_values.py", "lstm_values_under_test")
     return checks, values, checks.random_probe(np.random.default_rng(0))
 
 

@@ -6,7 +6,7 @@ EPERM for the system calls that make namespaces or mounts (``unshare``, ``setns`
 CAP_SYS_ADMIN, and ENOSYS for ``clone3`` (so that the C library falls back to ``clone``). Docker
 has allowed Landlock's system calls since 2022 (moby/moby#43199), but the host's kernel may lack
 Landlock, which ``landlock=False`` stands for. ``seccomp_filter`` returns a ``preexec_fn`` that
-installs such a filter (with the kit's own BPF writer, ``confine.install_seccomp``) in the process
+installs such a filter (with the kit's own BPF writer, ``seccomp.install_seccomp``) in the process
 about to run the grader; it is inherited by every process the grader starts and cannot be removed.
 
 Only x86-64 is handled (these machines' architecture, and Gradescope's); elsewhere it refuses.
@@ -15,7 +15,7 @@ Only x86-64 is handled (these machines' architecture, and Gradescope's); elsewhe
 import errno
 import platform
 
-from exercise_kit.confine import (
+from exercise_kit.isolation.seccomp import (
     JUMP_IF_ANY_BIT,
     JUMP_IF_EQUAL,
     LOAD_WORD,

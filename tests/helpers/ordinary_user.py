@@ -5,7 +5,7 @@ import stat
 import sys
 from pathlib import Path
 
-from exercise_kit import confine
+from exercise_kit.isolation import confine, namespaces, syscalls
 
 USER = 65534  # nobody
 PR_SET_DUMPABLE = 4
@@ -20,9 +20,9 @@ def become_ordinary_user():
     prefix = Path(sys.base_prefix)
     blocked = [folder for folder in prefix.parents if not os.stat(folder).st_mode & stat.S_IXOTH]
     if blocked:
-        assert confine._libc.unshare(confine.CLONE_NEWNS) == 0
-        confine._mount(None, "/", None, confine.MS_REC | confine.MS_PRIVATE)
-        confine._cover(blocked, {prefix: os.open(prefix, os.O_PATH)})
+        assert syscalls._libc.unshare(namespaces.CLONE_NEWNS) == 0
+        namespaces._mount(None, "/", None, namespaces.MS_REC | namespaces.MS_PRIVATE)
+        namespaces._cover(blocked, {prefix: os.open(prefix, os.O_PATH)})
     os.setgroups([])
     os.setresgid(USER, USER, USER)
     os.setresuid(USER, USER, USER)
