@@ -35,7 +35,9 @@ class Checks(Protocol):
     def request(self, check_names: list[str], probe: dict[str, np.ndarray]) -> dict[str, Any]:
         """What to ask the kernel for these checks: {"values": [names], "inputs": {name: the probe's inputs}}."""
 
-    def verdict_with_evidence(self, check: str, values: dict[str, Any], errors: dict[str, str], probe: dict[str, np.ndarray]) -> tuple[str | None, dict[str, Any]]:
+    def verdict_with_evidence(
+        self, check: str, values: dict[str, Any], errors: dict[str, str], probe: dict[str, np.ndarray]
+    ) -> tuple[str | None, dict[str, Any]]:
         """None if the check passes, else its one-sentence message; and what it compared."""
 
 

@@ -23,13 +23,20 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
-from .paths import AUTOGRADER_ZIP, GRADING_REQUIREMENTS, MASTER_NOTEBOOK, NOTEBOOK_NAME, ROOT, STUDENT_REQUIREMENTS
 from .assignment import is_export_cell
+from .paths import AUTOGRADER_ZIP, GRADING_REQUIREMENTS, MASTER_NOTEBOOK, NOTEBOOK_NAME, ROOT, STUDENT_REQUIREMENTS
 
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # the earliest date a zip can hold: no build time in the file
 PACKAGE = Path(__file__).resolve().parent
 # What Otter puts in its zip for its own entry point and environment: replaced by the kit's.
-OTTER_ENTRY_POINT = {"setup.sh", "run_autograder", "run_otter.py", "environment.yml", "requirements.txt", "requirements.r"}
+OTTER_ENTRY_POINT = {
+    "setup.sh",
+    "run_autograder",
+    "run_otter.py",
+    "environment.yml",
+    "requirements.txt",
+    "requirements.r",
+}
 EXECUTABLE = {"setup.sh", "run_autograder"}
 
 
@@ -45,7 +52,10 @@ def build(destination: Path = ROOT) -> None:
         for path in (dist / "student" / NOTEBOOK_NAME, dist / "autograder" / NOTEBOOK_NAME):
             nbformat.write(fill_setup_cell(nbformat.read(path, as_version=4), blanks), path)
         replace_dir(destination / "student_template")
-        write_notebook(nbformat.read(dist / "student" / NOTEBOOK_NAME, as_version=4), destination / "student_template" / NOTEBOOK_NAME)
+        write_notebook(
+            nbformat.read(dist / "student" / NOTEBOOK_NAME, as_version=4),
+            destination / "student_template" / NOTEBOOK_NAME,
+        )
         shutil.copyfile(STUDENT_REQUIREMENTS, destination / "student_template" / "requirements.txt")
         copy_autograder(dist / "autograder", destination / "autograder")
         shutil.copyfile(dist / "autograder" / "otter_config.json", destination / "otter_config.json")
@@ -56,7 +66,9 @@ def build(destination: Path = ROOT) -> None:
         figures = model_answer_figures(solution)
         write_notebook(fill_model_answer(solution, figures), destination / "solution" / NOTEBOOK_NAME)
         autograder_notebook = destination / "autograder" / NOTEBOOK_NAME
-        write_notebook(fill_model_answer(nbformat.read(autograder_notebook, as_version=4), figures), autograder_notebook)
+        write_notebook(
+            fill_model_answer(nbformat.read(autograder_notebook, as_version=4), figures), autograder_notebook
+        )
 
 
 def setup_blanks(student: nbformat.NotebookNode) -> dict[str, str]:
@@ -88,7 +100,9 @@ def model_answer_figures(executed: nbformat.NotebookNode) -> dict[str, str]:
     )
     rows = []
     for block in table.strip().split("\n\n"):
-        inputs = re.search(r"input: \[([01 ]+)\]", block).group(1).split()
+        found = re.search(r"input: \[([01 ]+)\]", block)
+        assert found is not None, f"a block of the model answer's table without its input: {block!r}"
+        inputs = found.group(1).split()
         values = dict(re.findall(r"^  (\S.*?)\s+(-?\d+\.\d+)$", block, re.MULTILINE))
         rows.append((inputs[::-1].index("1"), float(values["cell candidate"]), float(values["cell state"])))
     rows.sort()
@@ -174,7 +188,9 @@ def execute(nb: nbformat.NotebookNode, cwd: Path) -> nbformat.NotebookNode:
     # Otter celebrates a passed check with a random emoji: a seed makes rebuilds identical.
     seed_random = nbformat.v4.new_code_cell("import random\nrandom.seed(0)")
     runnable.cells = [seed_random] + [cell for cell in nb.cells if not is_export_cell(cell)]
-    NotebookClient(runnable, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(cwd)}}, record_timing=False).execute()
+    NotebookClient(
+        runnable, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(cwd)}}, record_timing=False
+    ).execute()
     for cell in runnable.cells:
         if cell.cell_type == "code":
             cell.outputs = [output for output in cell.outputs if output.get("name") != "stderr"]

@@ -1,34 +1,33 @@
 """Batch grading job: every submission in a folder, in parallel, without Docker, nothing lost.
 
 The folder holds what students uploaded (files, or folders as Gradescope exports them) or is an
-LMS's download zip (``downloads``). Each input gets a record (``out/submissions/<file>/record.json``) as soon as it is graded,
-and the report (``final_grades.csv``, feedback, summary) is rewritten after each one, so an
-interrupted run leaves complete, valid output for what was finished. A record carries a key made
+LMS's download zip (``downloads``). Each input gets a record (``out/submissions/<file>/record.json``)
+as soon as it is graded, and the report (``final_grades.csv``, feedback, summary) is rewritten after
+each one, so an interrupted run leaves complete, valid output for what was finished. A record carries a key made
 of the submission's content, the autograder and the limits: re-running the command grades only
 what is new or changed.
 """
 
 import hashlib
-from collections import Counter
 import json
 import os
 import zipfile
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
+from otter.grade.utils import POINTS_POSSIBLE_LABEL
 from tqdm import tqdm
 
-from otter.grade.utils import POINTS_POSSIBLE_LABEL
-
 from ..isolation import fork_server
+from ..isolation.confine import SandboxUnavailable
 from ..lms import downloads
 from ..paths import AUTOGRADER_ZIP, GRADING_CONFIG
 from ..reporting import csv_cells, report
-from .record import Status
 from . import submission
-from ..isolation.confine import SandboxUnavailable
+from .record import Status
 from .submission import check_sandbox, failed_record
 from .watch import STOP, Limits
 
@@ -78,6 +77,7 @@ def grade_folder(
     finished = {record.file: record for record in report.load_records(out)}
     collected = downloads.collect(submissions)
     records, todo = {}, []
+    key: str | None  # None: not graded, grade it again next run
     for upload in collected.uploads:
         key = hashlib.sha256(upload.data + autograder_bytes + repr(limits).encode()).hexdigest()
         previous = finished.get(upload.name)
@@ -88,13 +88,21 @@ def grade_folder(
 
     try:
         with executor(workers, scheduler) as (submit, completed):
-            futures = {submit(submission.grade_submission, upload.name, upload.data, autograder_bytes, limits): (upload, key) for upload, key in todo}
+            futures = {
+                submit(submission.grade_submission, upload.name, upload.data, autograder_bytes, limits): (upload, key)
+                for upload, key in todo
+            }
             for future in tqdm(completed(futures), total=len(futures), desc="grading", unit="submission"):
                 upload, key = futures[future]
                 try:
                     record = future.result()
                 except Exception as error:  # the grader itself failed: record it, carry on, grade it again next run
-                    record, key = failed_record(upload.name, Status("Grader error", f"{type(error).__name__}: {error}"), autograder_bytes), None
+                    record, key = (
+                        failed_record(
+                            upload.name, Status("Grader error", f"{type(error).__name__}: {error}"), autograder_bytes
+                        ),
+                        None,
+                    )
                 records[upload.name] = record.with_student(upload.student, upload.canvas_user_id, key, upload.late)
                 report.write_report(list(records.values()), out, show_hidden=show_hidden, changed={upload.name})
     finally:  # also on Ctrl-C: the report covers exactly what finished
@@ -108,10 +116,11 @@ def grade_folder(
 
 
 @contextmanager
-def executor(workers: int, scheduler: str | None):
+def executor(workers: int | None, scheduler: str | None):
     """(submit, as_completed) of local threads (each driving one child process) or of Dask."""
     if scheduler:
-        from distributed import Client, as_completed as dask_completed
+        from distributed import Client
+        from distributed import as_completed as dask_completed
 
         with Client(scheduler) as client:  # closing it releases (cancels) what is unfinished
             yield (lambda fn, *args: client.submit(fn, *args, pure=False)), dask_completed
@@ -127,16 +136,17 @@ def executor(workers: int, scheduler: str | None):
             raise
 
 
-
-
 def command_summary(grades: pd.DataFrame, out: Path) -> str:
     """What the grade command prints when it ends: how many, how they ended, where the files are."""
     statuses = [Status.parse(text) for text in grades.loc[grades["file"] != POINTS_POSSIBLE_LABEL, "grading_status"]]
     kinds = Counter(status.kind for status in statuses).most_common()
     late = sum(status.late for status in statuses)
     lines = [
-        f"{len(statuses)} submission{'s' * (len(statuses) != 1)} graded: " + ", ".join(f"{count} {kind}" for kind, count in kinds) + (f" ({late} late)" if late else ""),
-        f"grades: {Path(out) / 'final_grades.csv'}   feedback: {Path(out) / 'submissions'}/*/feedback.md   summary: {Path(out) / 'summary' / 'summary.md'}",
+        f"{len(statuses)} submission{'s' * (len(statuses) != 1)} graded: "
+        + ", ".join(f"{count} {kind}" for kind, count in kinds)
+        + (f" ({late} late)" if late else ""),
+        f"grades: {Path(out) / 'final_grades.csv'}   feedback: {Path(out) / 'submissions'}/*/feedback.md   "
+        f"summary: {Path(out) / 'summary' / 'summary.md'}",
     ]
     for name in grades.attrs.get("superseded", []):
         lines.append(f"not graded: {name} (the same student's newer file was)")

@@ -54,16 +54,20 @@ class ChildReport:
     def read(cls, folder: Path) -> "ChildReport":
         try:
             data = json.loads((folder / REPORT).read_text())
-            return cls(bool(data["output_limited"]), int(data["leftover_processes"]), [(str(name), float(seconds)) for name, seconds in data["stages"]])
+            return cls(
+                bool(data["output_limited"]),
+                int(data["leftover_processes"]),
+                [(str(name), float(seconds)) for name, seconds in data["stages"]],
+            )
         except (OSError, ValueError, KeyError, TypeError):
             return cls()
 
 
-def grade_in_child(folder: str, marker: str, sandboxed: bool) -> None:
+def grade_in_child(folder_name: str, marker: str, sandboxed: bool) -> None:
     """The child: own session, reaper of its orphans, output to a log, then the notebook."""
     os.setsid()
     ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
-    folder = Path(folder)
+    folder = Path(folder_name)
     os.environ[MARKER] = marker
     # Submissions are graded side by side, one per core: TensorFlow's thread pools only contend.
     os.environ.update(TF_NUM_INTRAOP_THREADS="1", TF_NUM_INTEROP_THREADS="1", OMP_NUM_THREADS="1")
@@ -83,12 +87,20 @@ def grade_in_child(folder: str, marker: str, sandboxed: bool) -> None:
         checks, gatherer = assignment.load_checks(source), assignment.values_source(source)
         probe = checks.random_probe(np.random.default_rng(secrets.randbits(64)))
         write_atomic(folder / PROBE, json.dumps({key: array.tolist() for key, array in probe.items()}), mode=0o600)
-        requests = {question: checks.request([name for name, _ in checks_], probe) for question, checks_ in verdicts.question_checks(source).items()}
+        requests = {
+            question: checks.request([name for name, _ in checks_], probe)
+            for question, checks_ in verdicts.question_checks(source).items()
+        }
 
     notebook = next(work.glob("*.ipynb"))
     (work / ".kernel").mkdir(exist_ok=True)
     # ZeroMQ over Unix sockets in the kernel's own folder: the kernel needs no network at all.
-    km = values.BoundedKernelManager(kernel_name="python3", transport="ipc", ip=str(work / ".kernel" / "ipc"), connection_file=str(work / ".kernel" / "connection.json"))
+    km = values.BoundedKernelManager(
+        kernel_name="python3",
+        transport="ipc",
+        ip=str(work / ".kernel" / "ipc"),
+        connection_file=str(work / ".kernel" / "connection.json"),
+    )
     client = values.BoundedNotebookClient(
         nbformat.read(notebook, as_version=4),
         km=km,
@@ -98,7 +110,15 @@ def grade_in_child(folder: str, marker: str, sandboxed: bool) -> None:
         resources={"metadata": {"path": str(work)}},
     )
     try:
-        values.run_notebook(client, requests, gatherer, assignment.load_values(source).MIME_TYPE, folder / "values", checks.TAKEN_ONCE, stopwatch)
+        values.run_notebook(
+            client,
+            requests,
+            gatherer,
+            assignment.load_values(source).MIME_TYPE,
+            folder / "values",
+            checks.TAKEN_ONCE,
+            stopwatch,
+        )
     except values.OutputLimitExceeded:  # the kernel was shut down; the questions taken before keep their values
         output_limited = True
     with stopwatch.lap("wait for the kernel to go"):

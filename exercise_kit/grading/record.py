@@ -19,7 +19,8 @@ LATE = "late"
 class Status:
     """How grading ended, as fields; ``str()`` is the text every output shows (``grading_status``)."""
 
-    kind: str = COMPLETED  # Completed, Timeout, Memory limit, Disk limit, Output limit, Crashed, Invalid submission, Not graded, Grader error
+    # Completed, Timeout, Memory limit, Disk limit, Output limit, Crashed, Invalid submission, Not graded, Grader error
+    kind: str = COMPLETED
     detail: str = ""  # why, in one sentence (after "kind: ")
     leftover_processes: int = 0  # left running by the notebook, and killed
     unsandboxed: bool = False  # graded with --no-sandbox
@@ -29,7 +30,8 @@ class Status:
         text = f"{self.kind}: {self.detail}" if self.detail else self.kind
         if self.leftover_processes:
             many = self.leftover_processes > 1
-            text += f"; {self.leftover_processes} process{'es were' if many else ' was'} left running by the notebook and killed"
+            processes = f"{self.leftover_processes} process{'es were' if many else ' was'}"
+            text += f"; {processes} left running by the notebook and killed"
         if self.unsandboxed:
             text += f"; {UNSANDBOXED}"
         if self.late:
@@ -70,7 +72,9 @@ class Record:
     key: str | None = None  # of the submission's content, the autograder and the limits: None is graded again
 
     def with_student(self, student: str | None, canvas_user_id: str | None, key: str | None, late: bool) -> "Record":
-        return replace(self, student=student, canvas_user_id=canvas_user_id, key=key, status=replace(self.status, late=late))
+        return replace(
+            self, student=student, canvas_user_id=canvas_user_id, key=key, status=replace(self.status, late=late)
+        )
 
     def as_json(self) -> dict[str, Any]:
         """``record.json``: the record without its evidence."""
@@ -104,7 +108,14 @@ def failed(file: str, status: Status, questions: dict[str, list[tuple[str, float
     """The record of a submission that could not be graded: 0 on every question, and why."""
     reason = status.detail or status.kind
     tests = [
-        {"name": question, "score": 0.0, "max_score": sum(points for _, points in checks), "visibility": "hidden", "status": "failed", "output": reason}
+        {
+            "name": question,
+            "score": 0.0,
+            "max_score": sum(points for _, points in checks),
+            "visibility": "hidden",
+            "status": "failed",
+            "output": reason,
+        }
         for question, checks in questions.items()
     ]
     return Record(file, status, {"score": 0.0, "tests": tests}, seconds=0.0, peak_memory_mb=0.0)

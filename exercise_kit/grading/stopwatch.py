@@ -6,7 +6,7 @@ own when asked for a profile. Timing costs microseconds a stage, so it is always
 
 import json
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 STAGES = "stages.json"  # in the grading folder: the child's stages, in order
@@ -31,7 +31,5 @@ class Stopwatch:
 
     def read(self, path: Path) -> None:
         """Add the laps written to ``path`` (none if it is missing or unreadable)."""
-        try:
+        with suppress(OSError, ValueError, TypeError):
             self.laps += [(str(name), float(seconds)) for name, seconds in json.loads(path.read_text())]
-        except (OSError, ValueError, TypeError):
-            pass

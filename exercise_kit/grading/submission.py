@@ -51,7 +51,9 @@ def check_sandbox(limits: Limits) -> None:
         confine.require(alone=limits.alone)
 
 
-def grade_submission(name: str, data: bytes, autograder: bytes, limits: Limits, stopwatch: Stopwatch | None = None) -> Record:
+def grade_submission(
+    name: str, data: bytes, autograder: bytes, limits: Limits, stopwatch: Stopwatch | None = None
+) -> Record:
     """Grade the submission file ``name`` (its bytes ``data``) with the autograder zip's bytes.
 
     ``stopwatch``: gets the time of each stage, the grading child's included.
@@ -66,7 +68,14 @@ def grade_submission(name: str, data: bytes, autograder: bytes, limits: Limits, 
             questions = verdicts.question_checks(source)
             try:
                 check_sandbox(limits)
-                unpack.unpack_submission(name, data, folder / "work", unpack.assignment_name(source), limits.grade_from_log, unpack.public_tests(source))
+                unpack.unpack_submission(
+                    name,
+                    data,
+                    folder / "work",
+                    unpack.assignment_name(source),
+                    limits.grade_from_log,
+                    unpack.public_tests(source),
+                )
             except (unpack.InvalidSubmission, SandboxUnavailable) as reason:
                 kind = "Invalid submission" if isinstance(reason, unpack.InvalidSubmission) else "Not graded"
                 return failed(name, Status(kind, str(reason)), questions)
@@ -79,15 +88,26 @@ def grade_submission(name: str, data: bytes, autograder: bytes, limits: Limits, 
             taken = values.read_taken(folder / "values")
             probe = {key: np.asarray(value) for key, value in _read_json(folder / PROBE).items()}
             evidence: dict = {}
-            results = verdicts.results(taken, questions, assignment.load_checks(source), assignment.load_values(source), probe, evidence)
+            results = verdicts.results(
+                taken, questions, assignment.load_checks(source), assignment.load_values(source), probe, evidence
+            )
             RESULTS_VALIDATOR.validate(results)
-        return Record(name, _status(outcome, report, folder, limits), results, round(time.monotonic() - start, 1), round(outcome.peak_memory_mb, 1), evidence)
+        return Record(
+            name,
+            _status(outcome, report, folder, limits),
+            results,
+            round(time.monotonic() - start, 1),
+            round(outcome.peak_memory_mb, 1),
+            evidence,
+        )
 
 
 def failed_record(name: str, status: Status, autograder: bytes) -> Record:
     """The record of a submission that could not be graded: 0 on every question, and why."""
     with tempfile.TemporaryDirectory(prefix="exercise-kit-") as tmp:
-        return failed(name, status, verdicts.question_checks(unpack.unpack_autograder(autograder, Path(tmp) / "source")))
+        return failed(
+            name, status, verdicts.question_checks(unpack.unpack_autograder(autograder, Path(tmp) / "source"))
+        )
 
 
 def _read_json(path: Path) -> dict:
@@ -101,10 +121,17 @@ def _status(outcome: Outcome, report: ChildReport, folder: Path, limits: Limits)
     kind, detail = {
         Ending.TIMEOUT: ("Timeout", f"grading took longer than {limits.timeout:g} s"),
         Ending.MEMORY: ("Memory limit", f"the grader and its kernel used more than {limits.memory_mb} MB"),
-        Ending.DISK: ("Disk limit", f"the notebook wrote more than {limits.disk_mb} MB or {MAX_FILES} files into its folder"),
+        Ending.DISK: (
+            "Disk limit",
+            f"the notebook wrote more than {limits.disk_mb} MB or {MAX_FILES} files into its folder",
+        ),
     }.get(outcome.ending, ("Completed", ""))
     if kind == "Completed" and report.output_limited:
-        kind, detail = "Output limit", f"the notebook sent more than {values.MAX_OUTPUT_BYTES // 2**20} MB of output, or {values.MAX_MESSAGE_BYTES // 2**20} MB at once"
+        kind, detail = (
+            "Output limit",
+            f"the notebook sent more than {values.MAX_OUTPUT_BYTES // 2**20} MB of output, "
+            f"or {values.MAX_MESSAGE_BYTES // 2**20} MB at once",
+        )
     elif kind == "Completed" and outcome.ending is not Ending.FINISHED:
         kind, detail = "Crashed", _last_error(folder / LOG)
     return Status(kind, detail, report.leftover_processes, unsandboxed=not limits.sandbox)

@@ -46,12 +46,16 @@ def public_tests(source: Path) -> dict:
     tests = {}
     for path in sorted((source / "tests").glob("*.py")):
         spec = ok_test_spec(path)
-        suites = [{**suite, "cases": [case for case in suite["cases"] if not case.get("hidden")]} for suite in spec["suites"]]
+        suites = [
+            {**suite, "cases": [case for case in suite["cases"] if not case.get("hidden")]} for suite in spec["suites"]
+        ]
         tests[spec["name"]] = {**spec, "suites": suites}
     return tests
 
 
-def unpack_submission(name: str, data: bytes, folder: Path, assignment_name, grade_from_log: bool = False, tests: dict | None = None) -> Path:
+def unpack_submission(
+    name: str, data: bytes, folder: Path, assignment_name, grade_from_log: bool = False, tests: dict | None = None
+) -> Path:
     """Put the submission's notebook (and the files beside it in a zip) in ``folder``; check it.
 
     The notebook is named after the assignment, as the student's copy was: its Otter init cell,
@@ -121,7 +125,7 @@ def _parse(notebook: bytes) -> nbformat.NotebookNode:
     try:
         return nbformat.reads(notebook.decode("utf-8"), as_version=4)
     except Exception as error:
-        raise InvalidSubmission(f"the notebook cannot be read ({type(error).__name__}: {str(error)[:120]})")
+        raise InvalidSubmission(f"the notebook cannot be read ({type(error).__name__}: {str(error)[:120]})") from error
 
 
 def _is_notebook(member: zipfile.ZipInfo) -> bool:
@@ -159,8 +163,8 @@ def _open_zip(data: bytes):
                 raise InvalidSubmission("the zip unpacks to more than 200 MB")
             yield zf
     except (zipfile.BadZipFile, EOFError) as error:
-        raise InvalidSubmission(f"the zip is corrupt ({error})")
+        raise InvalidSubmission(f"the zip is corrupt ({error})") from error
     except (NotImplementedError, RuntimeError) as error:  # a compression zipfile lacks, a password
-        raise InvalidSubmission(f"the zip cannot be read ({error})")
+        raise InvalidSubmission(f"the zip cannot be read ({error})") from error
     except OSError as error:
-        raise InvalidSubmission(f"the zip's files cannot be unpacked ({type(error).__name__})")
+        raise InvalidSubmission(f"the zip's files cannot be unpacked ({type(error).__name__})") from error

@@ -22,6 +22,7 @@ import json
 from contextlib import ExitStack
 from itertools import islice
 from pathlib import Path
+from typing import Any
 
 import nbformat
 import zmq
@@ -65,24 +66,38 @@ def checked_questions(source: str) -> list[str]:
         tree = ast.parse(TransformerManager().transform_cell(source))
     except (SyntaxError, ValueError):
         return []
-    calls = sorted((node for node in ast.walk(tree) if _is_check_call(node)), key=lambda node: (node.lineno, node.col_offset))
-    return list(dict.fromkeys(call.args[0].value for call in calls))
+    calls = sorted(
+        (node.lineno, node.col_offset, question)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call) and (question := _checked(node)) is not None
+    )
+    return list(dict.fromkeys(question for _, _, question in calls))
 
 
-def _is_check_call(node) -> bool:
-    return (
-        isinstance(node, ast.Call)
-        and isinstance(node.func, ast.Attribute)
+def _checked(node: ast.Call) -> str | None:
+    """The question of a ``grader.check("...")`` call, or None for any other call."""
+    if (
+        isinstance(node.func, ast.Attribute)
         and node.func.attr == "check"
         and isinstance(node.func.value, ast.Name)
         and node.func.value.id == "grader"
         and len(node.args) == 1
         and isinstance(node.args[0], ast.Constant)
         and isinstance(node.args[0].value, str)
-    )
+    ):
+        return node.args[0].value
+    return None
 
 
-def run_notebook(client: NotebookClient, requests: dict[str, dict], gatherer: str, mime_type: str, out: Path, taken_once=(), stopwatch: Stopwatch | None = None) -> None:
+def run_notebook(
+    client: NotebookClient,
+    requests: dict[str, dict],
+    gatherer: str,
+    mime_type: str,
+    out: Path,
+    taken_once=(),
+    stopwatch: Stopwatch | None = None,
+) -> None:
     """Execute ``client``'s notebook; write each question's values (``requests``: question -> request).
 
     ``gatherer`` is the source of the assignment's ``lstm_values.py``, which answers in ``mime_type``.
@@ -115,30 +130,58 @@ def run_notebook(client: NotebookClient, requests: dict[str, dict], gatherer: st
             take_once(question, END, "")
         # Its values are taken: the kernel is killed, and the grading child waits for it to go
         # (``shutdown_kernel`` would look for that every 100 ms, and then linger on its sockets).
-        client.km.provisioner.process.kill()
+        # jupyter_client declares a provisioner's ``process`` as None, not as the Popen it holds.
+        client.km.provisioner.process.kill()  # type: ignore[union-attr]
 
 
-def take(client: NotebookClient, question: str, request: dict, gatherer: str, mime_type: str, out: Path, *, taken_at, public: str) -> None:
+def take(
+    client: NotebookClient,
+    question: str,
+    request: dict,
+    gatherer: str,
+    mime_type: str,
+    out: Path,
+    *,
+    taken_at,
+    public: str,
+) -> None:
     """Ask the kernel for ``question``'s values and write what it answered, as data, to ``out``."""
     call = f"{gatherer}\nimport json\nreport(json.loads({json.dumps(request)!r}), USER_NS)\n"
     cell = nbformat.v4.new_code_cell(f"exec({call!r}, {{'__name__': 'exercise_kit_values', 'USER_NS': globals()}})")
     client.execute_cell(cell, GRADER_CELL, store_history=False)
-    answer = {"values": {}, "errors": {"*": NO_ANSWER}}
+    answer: dict[str, Any] = {"values": {}, "errors": {"*": NO_ANSWER}}
     for output in cell.outputs:
         data = output.get("data", {}) if output.get("output_type") == "display_data" else {}
         if isinstance(data.get(mime_type), dict):
             answer = data[mime_type]
-    values, errors = (answer.get(key) if isinstance(answer.get(key), dict) else {} for key in ("values", "errors"))
+    values: dict[str, Any] = answer["values"] if isinstance(answer.get("values"), dict) else {}
+    errors: dict[str, str] = answer["errors"] if isinstance(answer.get("errors"), dict) else {}
     wanted = set(request["values"])
     plain = {name: value for name, value in values.items() if name in wanted and is_plain_value(value)}
-    errors = {**{name: "the kernel's answer for it is not a plain value" for name in wanted & values.keys() - plain.keys()}, **errors}
+    errors = {
+        **{name: "the kernel's answer for it is not a plain value" for name in wanted & values.keys() - plain.keys()},
+        **errors,
+    }
     errors = {name: text for name, text in errors.items() if name in wanted or name == "*"}
-    write_atomic(out / f"{question}.json", json.dumps({"values": plain, "errors": bounded_errors(errors), "taken_at": taken_at, "public": printable(public[:PUBLIC_OUTPUT_CHARS])}))
+    write_atomic(
+        out / f"{question}.json",
+        json.dumps(
+            {
+                "values": plain,
+                "errors": bounded_errors(errors),
+                "taken_at": taken_at,
+                "public": printable(public[:PUBLIC_OUTPUT_CHARS]),
+            }
+        ),
+    )
 
 
 def bounded_errors(errors: dict) -> dict[str, str]:
     """The kernel's error messages as the record may hold them: a few, each cut to a few kilobytes."""
-    return {printable(str(name)[:MAX_ERROR_NAME_CHARS]): printable(str(text)[:MAX_ERROR_CHARS]) for name, text in islice(errors.items(), MAX_ERRORS)}
+    return {
+        printable(str(name)[:MAX_ERROR_NAME_CHARS]): printable(str(text)[:MAX_ERROR_CHARS])
+        for name, text in islice(errors.items(), MAX_ERRORS)
+    }
 
 
 def printable(text: str) -> str:
@@ -153,15 +196,30 @@ def is_plain_value(value, depth: int = 0) -> bool:
     if not isinstance(value, dict) or len(value) > 2:
         return False
     if set(value) == {"text"}:
-        return isinstance(value["text"], str) and len(value["text"]) <= MAX_VALUE_CHARS and value["text"] == printable(value["text"])
+        return (
+            isinstance(value["text"], str)
+            and len(value["text"]) <= MAX_VALUE_CHARS
+            and value["text"] == printable(value["text"])
+        )
     if set(value) == {"shape", "float64"}:
         shape, data = value["shape"], value["float64"]
-        return (isinstance(shape, list) and len(shape) <= 4 and all(type(n) is int and 0 <= n <= MAX_VALUE_CHARS for n in shape)
-                and isinstance(data, str) and len(data) <= MAX_VALUE_CHARS)
+        return (
+            isinstance(shape, list)
+            and len(shape) <= 4
+            and all(type(n) is int and 0 <= n <= MAX_VALUE_CHARS for n in shape)
+            and isinstance(data, str)
+            and len(data) <= MAX_VALUE_CHARS
+        )
     if set(value) == {"fields"} and depth == 0:
         fields = value["fields"]
-        return (isinstance(fields, dict) and len(fields) <= MAX_FIELDS
-                and all(isinstance(name, str) and len(name) <= MAX_ERROR_NAME_CHARS and is_plain_value(field, 1) for name, field in fields.items()))
+        return (
+            isinstance(fields, dict)
+            and len(fields) <= MAX_FIELDS
+            and all(
+                isinstance(name, str) and len(name) <= MAX_ERROR_NAME_CHARS and is_plain_value(field, 1)
+                for name, field in fields.items()
+            )
+        )
     return False
 
 
@@ -191,6 +249,8 @@ class BoundedNotebookClient(NotebookClient):
     with the others') are kept, the rest replaced by one note.
     """
 
+    km: AsyncKernelManager  # nbclient's is None until ``setup_kernel``, before any of this runs
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.received = self.kept = self.kept_in_cell = self.size = 0
@@ -200,7 +260,9 @@ class BoundedNotebookClient(NotebookClient):
     async def async_start_new_kernel_client(self):
         kc = await super().async_start_new_kernel_client()
         for channel in (kc.shell_channel, kc.iopub_channel):
-            self.watchers.append(asyncio.ensure_future(self._watch(channel.socket.get_monitor_socket(zmq.EVENT_DISCONNECTED))))
+            self.watchers.append(
+                asyncio.ensure_future(self._watch(channel.socket.get_monitor_socket(zmq.EVENT_DISCONNECTED)))
+            )
         return kc
 
     start_new_kernel_client = run_sync(async_start_new_kernel_client)
@@ -242,6 +304,7 @@ class BoundedNotebookClient(NotebookClient):
         self.size = message_bytes(msg)
         self.received += self.size
         if self.over_limit():
+            assert self.task_poll_for_reply is not None  # a message is read while a cell waits for its reply
             self.task_poll_for_reply.cancel()
             return None
         if msg["msg_type"] not in OUTPUT_MESSAGES:
@@ -281,4 +344,8 @@ def text_of(outputs) -> str:
 
 def read_taken(out: Path) -> dict[str, dict]:
     """The answers written by ``run_notebook`` so far: question -> {values, errors, taken_at, public}."""
-    return {path.stem: json.loads(path.read_text()) for path in sorted(Path(out).glob("*.json")) if path.stat().st_size <= MAX_TAKEN_BYTES}
+    return {
+        path.stem: json.loads(path.read_text())
+        for path in sorted(Path(out).glob("*.json"))
+        if path.stat().st_size <= MAX_TAKEN_BYTES
+    }

@@ -45,12 +45,22 @@ def question_checks(source_dir: Path) -> dict[str, list[tuple[str, float]]]:
 def ok_test_spec(path: Path) -> dict:
     """The ``test`` dictionary that an OK-format test file assigns, without running the file."""
     for node in ast.parse(path.read_text()).body:
-        if isinstance(node, ast.Assign) and any(isinstance(target, ast.Name) and target.id == "test" for target in node.targets):
+        if isinstance(node, ast.Assign) and any(
+            isinstance(target, ast.Name) and target.id == "test" for target in node.targets
+        ):
             return ast.literal_eval(node.value)
     raise ValueError(f"{path.name} assigns no OK-format test")
 
 
-def question_verdicts(taken: dict | None, check_names, checks, values_module, probe, pinned: dict | None = None, evidence: dict | None = None) -> dict[str, str | None]:
+def question_verdicts(
+    taken: dict | None,
+    check_names,
+    checks,
+    values_module,
+    probe,
+    pinned: dict | None = None,
+    evidence: dict | None = None,
+) -> dict[str, str | None]:
     """{check: None if it passes, else its one-sentence message} for one question's answer.
 
     Only the values this question's request named are read from its answer. ``pinned``: values as
@@ -84,7 +94,11 @@ def question_verdicts(taken: dict | None, check_names, checks, values_module, pr
     for name in check_names:
         verdicts[name], compared = checks.verdict_with_evidence(name, values, errors, probe)
         if evidence is not None:
-            evidence[name] = {"verdict": verdicts[name], "compared": compared, "errors": {key: errors[key] for key in sorted(errors)}}
+            evidence[name] = {
+                "verdict": verdicts[name],
+                "compared": compared,
+                "errors": {key: errors[key] for key in sorted(errors)},
+            }
     return verdicts
 
 
@@ -102,7 +116,7 @@ def pinned_values(taken: dict[str, dict], questions: dict, checks, probe) -> dic
     from the first question, in the order they were taken, whose answer holds them (or an error for
     them): {name: (encoded value or None, error or None)}. The grading child asks for a value taken
     once at one question only, and keeps in an answer only what its request named."""
-    pinned = {}
+    pinned: dict[str, tuple[str | None, str | None]] = {}
     for question, answer in sorted(taken.items(), key=lambda item: _taken_order(item[1])):
         if question not in questions:
             continue
@@ -121,7 +135,9 @@ def _taken_order(answer: dict) -> tuple[int, int]:
     return (0, taken_at) if isinstance(taken_at, int) else (1, 0)
 
 
-def results(taken: dict[str, dict], questions: dict, checks, values_module, probe, evidence: dict | None = None) -> dict:
+def results(
+    taken: dict[str, dict], questions: dict, checks, values_module, probe, evidence: dict | None = None
+) -> dict:
     """Gradescope-format results: one test per question, and what the public checks printed.
 
     ``evidence``: filled, for staff answering a regrade request, with each question's evidence:
@@ -131,7 +147,7 @@ def results(taken: dict[str, dict], questions: dict, checks, values_module, prob
     pinned = pinned_values(taken, questions, checks, probe)
     for question, checks_of_question in questions.items():
         answer, names = taken.get(question), [name for name, _ in checks_of_question]
-        compared = {}
+        compared: dict[str, dict] = {}
         verdicts = question_verdicts(answer, names, checks, values_module, probe, pinned, compared)
         if evidence is not None:
             inputs = checks.request(names, probe)["inputs"]

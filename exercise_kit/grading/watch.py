@@ -16,6 +16,7 @@ import stat
 import tempfile
 import threading
 import time
+from collections.abc import Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -67,6 +68,8 @@ def run_child(folder: Path, limits: Limits, stopwatch: Stopwatch) -> Outcome:
     child = fork_server.context().Process(target=grade_in_child, args=(str(folder), marker, limits.sandbox))
     with stopwatch.lap("fork the grading child"):
         child.start()
+    pid = child.pid
+    assert pid is not None  # started
     deadline = time.monotonic() + limits.timeout
     ending, peak_mb, last_scan, tree = Ending.FINISHED, 0.0, 0.0, []
     while child.is_alive():
@@ -74,13 +77,13 @@ def run_child(folder: Path, limits: Limits, stopwatch: Stopwatch) -> Outcome:
         # the libraries shared by grader and kernel once but costs milliseconds a process. In
         # between, the RSS of the processes known is cheap; over the cap, PSS decides at once.
         if time.monotonic() - last_scan > SCAN_SECONDS:
-            tree, last_scan = process_tree(child.pid), time.monotonic()
+            tree, last_scan = process_tree(pid), time.monotonic()
             peak_mb = max(peak_mb, memory_mb(tree, "pss"))
             if disk_mb(folder / "work", MAX_FILES, tree) > limits.disk_mb:
                 ending = Ending.DISK
                 break
         elif memory_mb(tree, "rss") > limits.memory_mb:
-            peak_mb = max(peak_mb, memory_mb(process_tree(child.pid), "pss"))
+            peak_mb = max(peak_mb, memory_mb(process_tree(pid), "pss"))
         if peak_mb > limits.memory_mb:
             ending = Ending.MEMORY
             break
@@ -95,14 +98,14 @@ def run_child(folder: Path, limits: Limits, stopwatch: Stopwatch) -> Outcome:
     with suppress(OSError):  # the kernel's folder is handed to its uid when it is confined as root
         uid = os.stat(folder / "work").st_uid
     with stopwatch.lap("kill what is left"):
-        kill_tree(child.pid, marker, uid)
+        kill_tree(pid, marker, uid)
         child.join()
     if ending is Ending.FINISHED and child.exitcode != 0:
         ending = Ending.CRASHED
     return Outcome(ending, peak_mb)
 
 
-def disk_mb(folder: Path, max_files: int, processes: list[psutil.Process] = ()) -> float:
+def disk_mb(folder: Path, max_files: int, processes: Sequence[psutil.Process] = ()) -> float:
     """What the files under ``folder``, and those that ``processes`` hold open on its filesystem
     with no name left, take on disk (MB); infinite past ``max_files`` entries, or when any part of
     it cannot be measured.
@@ -140,7 +143,7 @@ def disk_mb(folder: Path, max_files: int, processes: list[psutil.Process] = ()) 
     return total / 2**20
 
 
-def _nameless_files(processes: list[psutil.Process], device: int, folder: Path) -> int:
+def _nameless_files(processes: Sequence[psutil.Process], device: int, folder: Path) -> int:
     """Bytes on ``device`` of the files that ``processes`` hold open or mapped with no name left
     (deleted, or made with O_TMPFILE), which no walk of a folder sees. A mapping keeps its file
     without any descriptor: each is found in ``/proc/<pid>/maps`` and measured through
@@ -198,7 +201,8 @@ def remove_tree(folder: Path) -> None:
     """Remove ``folder`` and all in it, each folder opened from its parent's descriptor, without
     recursion: the kernel may have nested folders past any path length or recursion limit, and
     made them unreadable (as root or as their owner, the grader opens them again)."""
-    stack, names = [_open_folder(folder)], [None]
+    stack = [_open_folder(folder)]
+    names: list[str | None] = [None]  # the folder itself is removed last, by its path
     try:
         while stack:
             fd, entries = stack[-1]
@@ -208,7 +212,7 @@ def remove_tree(folder: Path) -> None:
                 os.close(fd)
                 stack.pop()
                 name = names.pop()
-                if stack:
+                if name is not None:  # a folder inside it, from its parent's descriptor
                     os.rmdir(name, dir_fd=stack[-1][0])
             elif entry.is_dir(follow_symlinks=False):
                 with suppress(PermissionError):
@@ -246,12 +250,10 @@ def memory_mb(processes: list[psutil.Process], kind: str) -> float:
     """Memory of the processes together: "rss" (resident) or "pss" (shared pages divided among
     the processes that map them, so the sum counts each library once, as a container's limit does,
     and with the most their sockets can hold: see ``_socket_bytes``)."""
-    total = 0
+    total: float = 0
     for process in processes:
-        try:
+        with suppress(psutil.NoSuchProcess):
             total += process.memory_info().rss if kind == "rss" else process.memory_full_info().pss
-        except psutil.NoSuchProcess:
-            pass
     if kind == "pss":
         total += _socket_bytes(processes)
     return total / 2**20
@@ -312,10 +314,8 @@ def kill_tree(pid: int, marker: str | None = None, uid: int | None = None) -> No
         except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
             pass
     for process in processes:
-        try:
+        with suppress(psutil.NoSuchProcess):
             process.kill()
-        except psutil.NoSuchProcess:
-            pass
     psutil.wait_procs(processes, timeout=10)
 
 
@@ -351,7 +351,9 @@ def _in_group(process: psutil.Process, pgid: int) -> bool:
 def _kill_uid(uid: int) -> None:
     """Kill every process of ``uid``: ``kill(-1)`` from a process that has become that uid reaches
     them all, whatever their group or parent."""
-    _kill_until_none_left(lambda: _kill_all_as(uid), lambda process: process.info["uids"] and process.info["uids"].real == uid)
+    _kill_until_none_left(
+        lambda: _kill_all_as(uid), lambda process: process.info["uids"] and process.info["uids"].real == uid
+    )
 
 
 def _kill_all_as(uid: int) -> None:

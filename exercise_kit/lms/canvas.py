@@ -55,7 +55,9 @@ class Export:
     table: pd.DataFrame
     empty: list[str]  # students whose cell is empty, each with the reason
     unclaimed: list[str]  # graded submissions that no student of the gradebook claims
-    problems: list[str]  # why totals were left empty (manual scores missing or invalid, not fully graded), stray sheet rows
+    problems: list[
+        str
+    ]  # why totals were left empty (manual scores missing or invalid, not fully graded), stray sheet rows
 
 
 @dataclass
@@ -103,7 +105,11 @@ def match(grades_csv: Path, roster_csv: Path, *, manual: Path | None = None) -> 
     grades = grades.set_index(SCORES_DICT_FILE_KEY)
     totals = grades[SCORES_DICT_TOTAL_POINTS_KEY]
     points_possible, totals = totals[POINTS_POSSIBLE_LABEL], totals.drop(POINTS_POSSIBLE_LABEL)
-    status = grades.get(SCORES_DICT_GRADING_STATUS_KEY, pd.Series("", index=grades.index)).drop(POINTS_POSSIBLE_LABEL).astype(str)
+    status = (
+        grades.get(SCORES_DICT_GRADING_STATUS_KEY, pd.Series("", index=grades.index))
+        .drop(POINTS_POSSIBLE_LABEL)
+        .astype(str)
+    )
     not_graded = status.str.startswith(GRADER_ERROR)  # the kit failed, not the student: no 0
     problems += [f"{file} was not graded: {status[file]}" for file in status.index[not_graded]]
     totals = totals.where(~not_graded)
@@ -126,10 +132,13 @@ def match(grades_csv: Path, roster_csv: Path, *, manual: Path | None = None) -> 
 
     student_totals = claimed.map(totals).astype(float)
     reasons = pd.Series(
-        [why_empty(file, totals, grades_csv.name) if pd.isna(total) else "" for file, total in zip(claimed, student_totals)],
+        [
+            why_empty(file, totals, grades_csv.name) if pd.isna(total) else ""
+            for file, total in zip(claimed, student_totals, strict=True)
+        ],
         index=roster.index,
     )
-    empty = [f"{student} ({reason})" for student, reason in zip(roster["Student"], reasons) if reason]
+    empty = [f"{student} ({reason})" for student, reason in zip(roster["Student"], reasons, strict=True) if reason]
     labels = students["label"] if students is not None else pd.Series(totals.index, index=totals.index)
     unclaimed = [labels[file] for file in sorted(set(totals.index) - set(claimed) - superseded)]
     if problems:
@@ -137,7 +146,9 @@ def match(grades_csv: Path, roster_csv: Path, *, manual: Path | None = None) -> 
     if empty:
         warnings.warn(f"{len(empty)} student(s) get an empty cell: " + "; ".join(empty), stacklevel=2)
     if unclaimed:
-        warnings.warn(f"{len(unclaimed)} graded submission(s) that no roster row claims: " + ", ".join(unclaimed), stacklevel=2)
+        warnings.warn(
+            f"{len(unclaimed)} graded submission(s) that no roster row claims: " + ", ".join(unclaimed), stacklevel=2
+        )
     return Match(roster, claimed, student_totals, reasons, points_possible, grades, empty, unclaimed, problems)
 
 
@@ -164,7 +175,10 @@ def gradescope_claims(roster: pd.DataFrame, students: pd.DataFrame) -> pd.Series
     by_email = {email.lower(): file for file, email in students["Email"].items() if email}
     sis_ids = roster["SIS User ID"] if "SIS User ID" in roster.columns else pd.Series("", index=roster.index)
     return pd.Series(
-        [by_sid.get(sis_id) or by_email.get(login.lower(), "") for sis_id, login in zip(sis_ids, roster["SIS Login ID"])],
+        [
+            by_sid.get(sis_id) or by_email.get(login.lower(), "")
+            for sis_id, login in zip(sis_ids, roster["SIS Login ID"], strict=True)
+        ],
         index=roster.index,
     )
 
@@ -193,7 +207,10 @@ def read_gradescope(grades_csv: Path) -> tuple[pd.DataFrame, pd.DataFrame, list[
     table = read_text_table(grades_csv)
     maximum = table["Max Points"].unique()
     if len(maximum) != 1:
-        raise ValueError(f"{grades_csv}: Max Points differs between rows ({', '.join(maximum)}); download the grades of one assignment")
+        raise ValueError(
+            f"{grades_csv}: Max Points differs between rows ({', '.join(maximum)}); "
+            "download the grades of one assignment"
+        )
     submitted = table[table["Status"] != GRADESCOPE_MISSING]
     files = ("submission_" + submitted["Submission ID"]).tolist()
     graded = submitted["Status"] == GRADESCOPE_GRADED
@@ -211,11 +228,13 @@ def read_gradescope(grades_csv: Path) -> tuple[pd.DataFrame, pd.DataFrame, list[
         names = submitted["First Name"] + " " + submitted["Last Name"]
     else:
         names = submitted.get("Name", submitted["Email"])
-    labels = [f"{name} ({file})" for name, file in zip(names, files)]
-    students = pd.DataFrame({"SID": submitted["SID"].tolist(), "Email": submitted["Email"].tolist(), "label": labels}, index=files)
+    labels = [f"{name} ({file})" for name, file in zip(names, files, strict=True)]
+    students = pd.DataFrame(
+        {"SID": submitted["SID"].tolist(), "Email": submitted["Email"].tolist(), "label": labels}, index=files
+    )
     problems = [
         f"{label} is {status} on Gradescope, not {GRADESCOPE_GRADED}"
-        for label, status, is_graded in zip(labels, submitted["Status"], graded)
+        for label, status, is_graded in zip(labels, submitted["Status"], graded, strict=True)
         if not is_graded
     ]
     return grades, students, problems
@@ -253,7 +272,9 @@ def main(args) -> None:
         warnings.simplefilter("always")
         try:
             if args.post:
-                students = canvas_post.students(args.grades, args.roster, assignment=args.assignment, manual=args.manual)
+                students = canvas_post.students(
+                    args.grades, args.roster, assignment=args.assignment, manual=args.manual
+                )
             else:
                 export(args.grades, args.roster, args.out, assignment=args.assignment, manual=args.manual)
         except ValueError as error:
@@ -265,14 +286,20 @@ def main(args) -> None:
         return
     try:
         outcome = canvas_post.post(
-            students, url=args.canvas_url, course_id=args.course, assignment_id=args.assignment_id or assignment_id(args.roster, args.assignment),
-            token=canvas_post.token(), send=args.yes,
+            students,
+            url=args.canvas_url,
+            course_id=args.course,
+            assignment_id=args.assignment_id or assignment_id(args.roster, args.assignment),
+            token=canvas_post.token(),
+            send=args.yes,
         )
     except ValueError as error:
         raise JobError(f"error: {error} (nothing was posted)") from None
     print(", ".join(f"{len(names)} {kind}" for kind, names in outcome.items() if names) + ".")
     if outcome["would post"] and args.yes:
-        print(f"Nothing was posted: set {canvas_post.TOKEN_VARIABLE} to post (docs/canvas.md says how to make a token).")
+        print(
+            f"Nothing was posted: set {canvas_post.TOKEN_VARIABLE} to post (docs/canvas.md says how to make a token)."
+        )
     elif outcome["would post"]:
         print("Dry run: nothing was posted. Run the same command with --yes to post.")
     if outcome["failed"]:

@@ -25,6 +25,7 @@ import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from canvasapi import Canvas
 from canvasapi.exceptions import CanvasException, Forbidden, RateLimitExceeded
@@ -67,17 +68,27 @@ def students(grades_csv: Path, roster_csv: Path, *, assignment: str, manual: Pat
     manual_points = read_sheet(manual)[0] if manual is not None else {}
     folder = Path(grades_csv).parent / "submissions"
     result = []
-    for row, user_id, name in zip(found.roster.index, found.roster["ID"], found.roster["Student"]):
+    for row, user_id, name in zip(found.roster.index, found.roster["ID"], found.roster["Student"], strict=True):
         student = Student(user_id, name)
         file, total = found.files[row], found.totals[row]
         feedback = folder / file / FEEDBACK if file else None
         if found.reasons[row]:
-            student.skipped = "; ".join(problem for problem in found.problems if file and problem.startswith(file)) or found.reasons[row]
-        elif not feedback.is_file():
+            student.skipped = (
+                "; ".join(problem for problem in found.problems if file and problem.startswith(file))
+                or found.reasons[row]
+            )
+        elif feedback is None or not feedback.is_file():
             student.skipped = f"{file} has no {FEEDBACK} in {folder}"
         else:
-            by_hand = ", ".join(f"{question} {found.grades.at[file, question]:g} / {points:g}" for question, points in manual_points.items())
-            heading = f"{assignment}: {total:g} / {found.points_possible:g} points" + (f" ({by_hand} graded by hand)" if by_hand else "") + "."
+            by_hand = ", ".join(
+                f"{question} {found.grades.at[file, question]:g} / {points:g}"
+                for question, points in manual_points.items()
+            )
+            heading = (
+                f"{assignment}: {total:g} / {found.points_possible:g} points"
+                + (f" ({by_hand} graded by hand)" if by_hand else "")
+                + "."
+            )
             text = f"{heading}\n\n{feedback.read_text().strip()}\n"
             if len(text) > TEXT_LIMIT:
                 text, left_out = shortened(text, TEXT_LIMIT)
@@ -126,20 +137,40 @@ def post(
     """
     held = None
     if not token:
-        say(f"{TOKEN_VARIABLE} is not set: Canvas was not asked, so what it already holds is unknown (a post leaves out what it holds).")
+        say(
+            f"{TOKEN_VARIABLE} is not set: Canvas was not asked, so what it already holds is unknown "
+            "(a post leaves out what it holds)."
+        )
     elif not (url and course_id and assignment_id):
-        needed = {"the Canvas address (--canvas-url)": url, "the course id (--course)": course_id, 'the assignment id (--assignment-id, or a gradebook column "<title> (<id>)")': assignment_id}
+        needed = {
+            "the Canvas address (--canvas-url)": url,
+            "the course id (--course)": course_id,
+            'the assignment id (--assignment-id, or a gradebook column "<title> (<id>)")': assignment_id,
+        }
         raise ValueError("posting needs " + ", ".join(name for name, value in needed.items() if not value))
     else:
         try:
-            assignment = patiently(lambda: Canvas(url, token).get_course(course_id).get_assignment(assignment_id), wait, say)
-            held = patiently(lambda: {str(s.user_id): s for s in assignment.get_submissions(include=["submission_comments"], per_page=100)}, wait, say)
+            assignment = patiently(
+                lambda: Canvas(url, token).get_course(course_id).get_assignment(assignment_id), wait, say
+            )
+            held = patiently(
+                lambda: {
+                    str(s.user_id): s for s in assignment.get_submissions(include=["submission_comments"], per_page=100)
+                },
+                wait,
+                say,
+            )
         except (CanvasException, RequestException) as error:
-            raise ValueError(f"Canvas did not give the assignment's submissions: {type(error).__name__}: {without(token, error)}") from None
+            raise ValueError(
+                f"Canvas did not give the assignment's submissions: {type(error).__name__}: {without(token, error)}"
+            ) from None
         out_of = {student.out_of for student in students if student.out_of is not None}
         if getattr(assignment, "points_possible", None) not in (None, *out_of):
-            say(f"warning: the assignment is out of {assignment.points_possible:g} points in Canvas, these grades out of {', '.join(f'{points:g}' for points in out_of)}")
-    outcome = {"posted": [], "would post": [], "up to date": [], "skipped": [], "failed": []}
+            say(
+                f"warning: the assignment is out of {assignment.points_possible:g} points in Canvas, "
+                f"these grades out of {', '.join(f'{points:g}' for points in out_of)}"
+            )
+    outcome: dict[str, list[str]] = {"posted": [], "would post": [], "up to date": [], "skipped": [], "failed": []}
 
     def report(kind: str, student: Student, text: str) -> None:
         outcome[kind].append(student.label)
@@ -147,15 +178,26 @@ def post(
 
     for student in students:
         if student.skipped:
-            submitted = held and student.skipped == NO_SUBMISSION and getattr(held.get(str(student.user_id)), "submitted_at", None)
-            report("skipped", student, f"skipped, {student.skipped}" + (f" graded (Canvas has one, submitted {submitted}: download it and grade it)" if submitted else ""))
+            submitted = (
+                held
+                and student.skipped == NO_SUBMISSION
+                and getattr(held.get(str(student.user_id)), "submitted_at", None)
+            )
+            report(
+                "skipped",
+                student,
+                f"skipped, {student.skipped}"
+                + (f" graded (Canvas has one, submitted {submitted}: download it and grade it)" if submitted else ""),
+            )
             continue
         if held is None:
             report("would post", student, f"would post {what(student, student.grade, True)}")
             continue
         submission = held.get(str(student.user_id))
         if submission is None:
-            report("failed", student, "failed, Canvas has no submission of this user id in the assignment (not enrolled?)")
+            report(
+                "failed", student, "failed, Canvas has no submission of this user id in the assignment (not enrolled?)"
+            )
             continue
         score = getattr(submission, "score", None)
         grade = student.grade if score is None or abs(score - student.grade) > 1e-6 else None
@@ -164,7 +206,9 @@ def post(
         if grade is None and not new_comment:
             report("up to date", student, f"up to date (grade {score:g} and this feedback are in Canvas)")
             continue
-        change = what(student, grade, new_comment) + (f" (Canvas holds {score:g})" if grade is not None and score is not None else "")
+        change = what(student, grade, new_comment) + (
+            f" (Canvas holds {score:g})" if grade is not None and score is not None else ""
+        )
         if not send:
             report("would post", student, f"would post {change}")
             continue
@@ -180,7 +224,10 @@ def post(
 def what(student: Student, grade: float | None, comment: bool) -> str:
     parts = [f"grade {grade:g}"] if grade is not None else []
     if comment:
-        parts.append(f"a comment of {len(student.comment.splitlines())} lines" + (f" with {FEEDBACK} attached" if student.attachment else ""))
+        parts.append(
+            f"a comment of {len(student.comment.splitlines())} lines"
+            + (f" with {FEEDBACK} attached" if student.attachment else "")
+        )
     return " and ".join(parts)
 
 
@@ -188,7 +235,7 @@ def give(submission, student: Student, grade: float | None, comment: bool, wait,
     """One PUT with the grade and the comment, on the submission's current attempt (canvasapi #631). The
     file goes through canvasapi's ``Uploader`` as ``upload_comment`` sends it, and is attached to
     this comment, not to one of its own (#496)."""
-    changes = {}
+    changes: dict[str, dict[str, Any]] = {}
     if grade is not None:
         changes["submission"] = {"posted_grade": f"{grade:g}"}
     if comment:
@@ -196,8 +243,13 @@ def give(submission, student: Student, grade: float | None, comment: bool, wait,
         if getattr(submission, "attempt", None):
             changes["comment"]["attempt"] = submission.attempt
         if student.attachment:
-            path = f"courses/{submission.course_id}/assignments/{submission.assignment_id}/submissions/{submission.user_id}/comments/files"
-            uploaded, file = patiently(lambda: Uploader(submission._requester, path, student.attachment).start(), wait, say)
+            path = (
+                f"courses/{submission.course_id}/assignments/{submission.assignment_id}"
+                f"/submissions/{submission.user_id}/comments/files"
+            )
+            uploaded, file = patiently(
+                lambda: Uploader(submission._requester, path, student.attachment).start(), wait, say
+            )
             if not uploaded:
                 raise ValueError(f"the upload of {FEEDBACK} did not succeed")
             changes["comment"]["file_ids"] = [file["id"]]
@@ -210,16 +262,20 @@ def patiently(call, wait, say):
         try:
             return call()
         except Forbidden as error:  # canvasapi's RateLimitExceeded (a 429) is a Forbidden too
-            if not (isinstance(error, RateLimitExceeded) or "Rate Limit Exceeded" in str(error)) or attempt == RETRIES - 1:
+            if (
+                not (isinstance(error, RateLimitExceeded) or "Rate Limit Exceeded" in str(error))
+                or attempt == RETRIES - 1
+            ):
                 raise
             seconds = FIRST_WAIT * 2**attempt
             say(f"Canvas throttles: waiting {seconds:g} s")
             wait(seconds)
 
 
-def without(token: str, error: Exception) -> str:
+def without(token: str | None, error: Exception) -> str:
     """The error's message, with the token blanked out should Canvas or the network ever echo it."""
-    return str(error).replace(token, "<token>") or "no message"
+    message = str(error)
+    return (message.replace(token, "<token>") if token else message) or "no message"
 
 
 def token() -> str | None:

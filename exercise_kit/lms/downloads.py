@@ -16,7 +16,9 @@ from pathlib import Path
 
 import yaml
 
-CANVAS_NAME = re.compile(r"^(?P<student>[a-z0-9]+)(?P<late>_LATE)?_(?P<user_id>\d+)_(?P<submission_id>\d+)_(?P<file>.+)$")
+CANVAS_NAME = re.compile(
+    r"^(?P<student>[a-z0-9]+)(?P<late>_LATE)?_(?P<user_id>\d+)_(?P<submission_id>\d+)_(?P<file>.+)$"
+)
 GRADESCOPE_METADATA = "submission_metadata.yml"
 RESUBMITTED = re.compile(r"^(?P<stem>.+)-(?P<copy>\d+)(?P<suffix>\.[A-Za-z0-9]+)$")
 
@@ -43,7 +45,9 @@ def canvas_file(name: str) -> CanvasFile | None:
     match = CANVAS_NAME.match(Path(name).name)
     if not match:
         return None
-    return CanvasFile(match["student"], bool(match["late"]), match["user_id"], int(match["submission_id"]), match["file"])
+    return CanvasFile(
+        match["student"], bool(match["late"]), match["user_id"], int(match["submission_id"]), match["file"]
+    )
 
 
 @dataclass(frozen=True)
@@ -78,12 +82,9 @@ def collect(source: Path) -> Collected:
 
 def newest_by_user(names) -> dict[str, str]:
     """Canvas user id -> the name of that user's newest file (highest submission id, then latest re-upload)."""
-
-    def age(name: str) -> tuple:
-        canvas = canvas_file(name)
-        return canvas.submission_id, canvas.upload, name
-
-    return {canvas_file(name).user_id: name for name in sorted((name for name in names if canvas_file(name)), key=age)}
+    named = [(canvas, name) for name in names if (canvas := canvas_file(name))]
+    oldest_first = sorted(named, key=lambda pair: (pair[0].submission_id, pair[0].upload, pair[1]))
+    return {canvas.user_id: name for canvas, name in oldest_first}
 
 
 def _student(name: str, students: dict[str, str]) -> dict:

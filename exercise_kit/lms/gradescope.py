@@ -73,7 +73,11 @@ def grade(root: Path = GRADESCOPE_ROOT, timeout: float = TIMEOUT_SECONDS) -> dic
     show_hidden = json.loads((source / "otter_config.json").read_text()).get("show_hidden", False)
     results = gradescope_results(record, show_hidden)
     submission.RESULTS_VALIDATOR.validate(results)
-    print(f"{record.status}: {results['score']:g} points in {record.seconds} s, peak {record.peak_memory_mb} MB (kernel's tree)", flush=True)
+    print(
+        f"{record.status}: {results['score']:g} points in {record.seconds} s, "
+        f"peak {record.peak_memory_mb} MB (kernel's tree)",
+        flush=True,
+    )
     path = root / "results" / "results.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(results, indent=1))
@@ -92,13 +96,17 @@ def gradescope_results(record: Record, show_hidden: bool) -> dict:
     if status != COMPLETED:
         results["output"] = f"Grading did not complete. {status}."
     results["stdout_visibility"] = "hidden"
-    results["extra_data"] = {"grading_status": status, "seconds": record.seconds, "peak_memory_mb": record.peak_memory_mb}
+    results["extra_data"] = {
+        "grading_status": status,
+        "seconds": record.seconds,
+        "peak_memory_mb": record.peak_memory_mb,
+    }
     return results
 
 
 def lock(source: Path) -> None:
     """Make the autograder's files root's alone: the kernel's uid must not read the hidden tests."""
-    for folder, dirs, files in os.walk(source):
+    for folder, _dirs, files in os.walk(source):
         os.chmod(folder, 0o700)
         for name in files:
             path = os.path.join(folder, name)
@@ -109,7 +117,9 @@ def autograder_bytes(source: Path) -> bytes:
     """The autograder's grading files (tests, support files, config) as the zip the grader reads."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
-        for path in sorted([source / "otter_config.json", *(source / "tests").rglob("*"), *(source / "files").rglob("*")]):
+        for path in sorted(
+            [source / "otter_config.json", *(source / "tests").rglob("*"), *(source / "files").rglob("*")]
+        ):
             if path.is_file():
                 archive.write(path, path.relative_to(source).as_posix())
     return buffer.getvalue()
@@ -151,7 +161,14 @@ def start(folder: Path, args=(), preexec_fn=None) -> subprocess.Popen:
     root = Path(folder) / "autograder"
     environment = {**os.environ, "EXERCISE_KIT_AUTOGRADER_ROOT": str(root), "EXERCISE_KIT_PYTHON": sys.executable}
     with open(root / "results" / "stdout", "wb") as stdout:  # where Gradescope keeps it for instructors
-        return subprocess.Popen([str(root / "source" / "run_autograder"), *args], cwd=root, env=environment, stdout=stdout, stderr=subprocess.STDOUT, preexec_fn=preexec_fn)
+        return subprocess.Popen(
+            [str(root / "source" / "run_autograder"), *args],
+            cwd=root,
+            env=environment,
+            stdout=stdout,
+            stderr=subprocess.STDOUT,
+            preexec_fn=preexec_fn,
+        )
 
 
 def run(submission: Path, folder: Path, *, notebook_timeout: float | None = None, preexec_fn=None) -> dict:

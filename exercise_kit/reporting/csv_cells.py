@@ -10,6 +10,7 @@ kit reads back exactly what it wrote.
 
 import re
 from pathlib import Path
+from typing import overload
 
 import pandas as pd
 
@@ -41,6 +42,10 @@ def text_cells(table: pd.DataFrame, change) -> pd.DataFrame:
     return table
 
 
+@overload
+def to_csv(table: pd.DataFrame, path: None = None) -> str: ...
+@overload
+def to_csv(table: pd.DataFrame, path: Path) -> None: ...
 def to_csv(table: pd.DataFrame, path: Path | None = None) -> str | None:
     """``table.to_csv(path, index=False)``, with no cell a spreadsheet would run."""
     return text_cells(table, as_text).to_csv(path, index=False)

@@ -59,7 +59,10 @@ def find_chromium() -> str:
 
 
 def write_pdfs(
-    submissions: Iterable[tuple[str, bytes]], out_dir: Path, students: dict[str, str] | None = None, chromium: str | None = None
+    submissions: Iterable[tuple[str, bytes]],
+    out_dir: Path,
+    students: dict[str, str] | None = None,
+    chromium: str | None = None,
 ) -> Written:
     """Print each submission's free-response answers to ``out_dir/<name without suffix>.pdf``,
     and write the scoring sheet and the combined PDF beside them.
@@ -101,13 +104,17 @@ def write_pdfs(
                 continue
             page.set_content(exporter.from_notebook_node(nb)[0])
             pdf = out_dir / f"{Path(name).stem}.pdf"
-            page.pdf(path=str(pdf), format="A4", margin={side: "15mm" for side in ("top", "right", "bottom", "left")})
+            page.pdf(
+                path=str(pdf), format="A4", margin={"top": "15mm", "right": "15mm", "bottom": "15mm", "left": "15mm"}
+            )
             pdfs[name] = pdf
         browser.close()
     sheet = out_dir / SHEET
-    rows = manual.write_sheet(sheet, {name: students.get(name, "") for name in names}, manual.manual_questions())[manual.FILE_COLUMN]
+    rows = manual.write_sheet(sheet, {name: students.get(name, "") for name in names}, manual.manual_questions())[
+        manual.FILE_COLUMN
+    ]
     combined = out_dir / COMBINED_PDF if pdfs else None
-    pages = combine([pdfs[name] for name in rows if name in pdfs], combined) if pdfs else 0
+    pages = combine([pdfs[name] for name in rows if name in pdfs], combined) if combined is not None else 0
     return Written(list(pdfs.values()), sheet, combined, pages, unreadable)
 
 
@@ -132,9 +139,14 @@ def main(args) -> None:
     from ..lms import downloads
 
     collected = downloads.collect(args.submissions)
-    written = write_pdfs([(u.name, u.data) for u in collected.uploads], args.out, students={u.name: u.student for u in collected.uploads})
+    written = write_pdfs(
+        [(u.name, u.data) for u in collected.uploads], args.out, students={u.name: u.student for u in collected.uploads}
+    )
     print(f"{len(written.pdfs)} PDF{'s' * (len(written.pdfs) != 1)} in {args.out}; scoring sheet: {written.sheet}")
     if written.combined:
-        print(f"all in one, for Gradescope: {written.combined} ({written.pages_per_student} page{'s' * (written.pages_per_student != 1)} per student)")
+        print(
+            f"all in one, for Gradescope: {written.combined} "
+            f"({written.pages_per_student} page{'s' * (written.pages_per_student != 1)} per student)"
+        )
     for line in written.unreadable:
         print(f"unreadable: {line}")

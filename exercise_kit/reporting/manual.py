@@ -21,8 +21,8 @@ from otter.grade.utils import (
     SCORES_DICT_TOTAL_POINTS_KEY,
 )
 
-from . import csv_cells
 from ..paths import MASTER_NOTEBOOK
+from . import csv_cells
 
 FILE_COLUMN = SCORES_DICT_FILE_KEY
 STUDENT_COLUMN = "student"
@@ -56,7 +56,9 @@ def write_sheet(path: Path, students: dict[str, str], points: dict[str, float]) 
         sheet = read_text_table(path)
     else:
         points_row = {question: f"{possible:g}" for question, possible in points.items()}
-        sheet = pd.DataFrame([{FILE_COLUMN: POINTS_POSSIBLE_LABEL, STUDENT_COLUMN: "", **points_row, COMMENT_COLUMN: ""}])
+        sheet = pd.DataFrame(
+            [{FILE_COLUMN: POINTS_POSSIBLE_LABEL, STUDENT_COLUMN: "", **points_row, COMMENT_COLUMN: ""}]
+        )
     known = set(sheet[FILE_COLUMN])
     new = pd.DataFrame(
         [{FILE_COLUMN: file, STUDENT_COLUMN: name} for file, name in students.items() if file not in known],
@@ -107,7 +109,9 @@ def merge(grades: pd.DataFrame, sheet: Path) -> tuple[pd.DataFrame, list[str]]:
     points, scores = read_sheet(sheet)
     already = [question for question in points if question in grades.columns]
     if already:
-        raise ValueError(f"the grades already have a column {', '.join(already)}: were they merged with a sheet before?")
+        raise ValueError(
+            f"the grades already have a column {', '.join(already)}: were they merged with a sheet before?"
+        )
     problems = []
     repeated = scores.index[scores.index.duplicated()].unique()
     problems += [f"{sheet.name} has {(scores.index == file).sum()} rows for {file}" for file in repeated]
@@ -129,7 +133,11 @@ def merge(grades: pd.DataFrame, sheet: Path) -> tuple[pd.DataFrame, list[str]]:
             else:
                 manual.at[index, question] = score
     graded = set(grades[FILE_COLUMN])
-    problems += [f"{sheet.name} has a row for {file}, which is not a graded submission" for file in scores.index if file not in graded]
+    problems += [
+        f"{sheet.name} has a row for {file}, which is not a graded submission"
+        for file in scores.index
+        if file not in graded
+    ]
 
     complete = manual.notna().all(axis=1)
     total = (grades[SCORES_DICT_TOTAL_POINTS_KEY] + manual.sum(axis=1)).where(complete).round(5)

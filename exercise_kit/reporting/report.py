@@ -10,8 +10,9 @@
 - ``submissions/<file>/evidence.json``: for staff answering a regrade request, what each check
   compared: per question, the probe's inputs its request carried, and per check its verdict, the
   student's values, the reference's and the tolerance. Never shown to the student;
-- ``submissions/<file>/record.json``: the record itself (its evidence in ``evidence.json``), which ``load_records`` reads back so that a
-  resumed run knows what was graded (the record's ``key``) without grading it again;
+- ``submissions/<file>/record.json``: the record itself (its evidence in ``evidence.json``), which
+  ``load_records`` reads back so that a resumed run knows what was graded (the record's ``key``)
+  without grading it again;
 - ``summary/``: for the instructor, ``summary.md``, with ``questions.csv`` (each question's item
   statistics), ``reasons.csv`` (why points were lost, every submission named), ``item_statistics.png``
   and ``score_histogram.png``.
@@ -109,7 +110,11 @@ def load_records(out: Path) -> list[Record]:
     records = []
     for path in (Path(out) / "submissions").glob("*/record.json"):
         evidence = path.with_name("evidence.json")
-        records.append(Record.from_json(json.loads(path.read_text()), json.loads(evidence.read_text()) if evidence.exists() else None))
+        records.append(
+            Record.from_json(
+                json.loads(path.read_text()), json.loads(evidence.read_text()) if evidence.exists() else None
+            )
+        )
     return sorted(records, key=lambda record: record.file)
 
 
@@ -136,7 +141,7 @@ def question_scores(record: Record) -> dict[str, float]:
 
 def question_max_scores(records: list[Record]) -> dict[str, float]:
     """Each question's max score, by question name; records that disagree come from two autograders."""
-    max_scores = {}
+    max_scores: dict[str, float] = {}
     for record in records:
         for test in filter(is_question, record.results["tests"]):
             known = max_scores.setdefault(test["name"], test["max_score"])
@@ -207,7 +212,12 @@ def feedback(record: Record, *, show_hidden: bool) -> str:
     total = sum(test.get("score") or 0 for test in questions)
     possible = sum(test["max_score"] for test in questions)
     percent = f" ({total / possible:.0%})" if possible else ""
-    lines = [f"# Feedback on {record.file}", "", f"**{points(total)} / {points(possible)}** auto-graded points{percent}.", ""]
+    lines = [
+        f"# Feedback on {record.file}",
+        "",
+        f"**{points(total)} / {points(possible)}** auto-graded points{percent}.",
+        "",
+    ]
     if str(record.status) != COMPLETED:
         lines += [f"Grading status: {record.status}", ""]
     if questions:
@@ -228,7 +238,11 @@ def feedback(record: Record, *, show_hidden: bool) -> str:
         if shown_to_student(test, show_hidden):
             lines += [code_block(test.get("output", "")), ""]
         else:
-            lines += ["Tests of this question failed. Hidden tests' messages are not shown; the public tests above are the ones you can run in your notebook.", ""]
+            lines += [
+                "Tests of this question failed. Hidden tests' messages are not shown; "
+                "the public tests above are the ones you can run in your notebook.",
+                "",
+            ]
     return "\n".join(lines)
 
 
@@ -241,11 +255,17 @@ def markdown_table(table: pd.DataFrame) -> str:
     def row(cells) -> str:
         return "| " + " | ".join(str(cell).replace("|", "\\|") for cell in cells) + " |"
 
-    return "\n".join([row(table.columns), row(["---"] * len(table.columns)), *(row(cells) for cells in table.itertuples(index=False))])
+    return "\n".join(
+        [
+            row(table.columns),
+            row(["---"] * len(table.columns)),
+            *(row(cells) for cells in table.itertuples(index=False)),
+        ]
+    )
 
 
 def question_statistics(grades: pd.DataFrame, max_scores: dict[str, float]) -> pd.DataFrame:
-    """Per question, the item statistics of Moodle's quiz report (Canvas's item analysis is alike), from the batch's scores.
+    """Per question, the item statistics of Moodle's quiz report (Canvas's item analysis is alike), from the scores.
 
     facility: mean score / max score. discrimination: Pearson's correlation of the question's scores
     with the rest of the test's (the total without this question, so that a question is not
@@ -277,7 +297,10 @@ def question_statistics(grades: pd.DataFrame, max_scores: dict[str, float]) -> p
 def discrimination(item: pd.Series, rest: pd.Series) -> tuple[float | None, str]:
     """Pearson's r of a question's scores with the rest of the test's, or None and why r would be noise."""
     if len(item) < MIN_FOR_DISCRIMINATION:
-        return None, f"{len(item)} submission{'s' * (len(item) != 1)}: a correlation needs {MIN_FOR_DISCRIMINATION} or more"
+        return (
+            None,
+            f"{len(item)} submission{'s' * (len(item) != 1)}: a correlation needs {MIN_FOR_DISCRIMINATION} or more",
+        )
     if item.nunique() == 1:
         return None, f"every submission scored {points(item.iloc[0])}"
     if rest.nunique() == 1:
@@ -298,7 +321,7 @@ def lost_point_reasons(records: list[Record], max_scores: dict[str, float]) -> p
     submission could not be graded); a record without the question was not graded at all, and its
     grading status is the reason. Questions in order, then the most frequent reasons first.
     """
-    files = {}
+    files: dict[tuple[str, str], list[str]] = {}
     for record in records:
         tests = {test["name"]: test for test in record.results["tests"] if test["name"] in max_scores}
         for question, full in max_scores.items():
@@ -307,7 +330,10 @@ def lost_point_reasons(records: list[Record], max_scores: dict[str, float]) -> p
                 for reason in sentences(test.get("output", "")) or [NO_REASON]:
                     files.setdefault((question, reason), []).append(record.file)
     order = list(max_scores)
-    rows = sorted(((question, reason, len(names), names) for (question, reason), names in files.items()), key=lambda row: (order.index(row[0]), -row[2], row[1]))
+    rows = sorted(
+        ((question, reason, len(names), names) for (question, reason), names in files.items()),
+        key=lambda row: (order.index(row[0]), -row[2], row[1]),
+    )
     return pd.DataFrame(rows, columns=["question", "reason", "submissions", "files"])
 
 
@@ -339,12 +365,22 @@ def item_statistics_figure(questions: pd.DataFrame, submissions: int) -> bytes:
     facility_axes, discrimination_axes = figure.subplots(1, 2, sharey=True)
     bars = facility_axes.barh(rows, shown["facility"], color="tab:blue")
     facility_axes.bar_label(bars, labels=shown["facility"].map("{:.0%}".format), padding=3)
-    facility_axes.set(xlim=(0, 1.15), xticks=[0, 0.25, 0.5, 0.75, 1], xlabel="facility: mean / max", yticks=rows, yticklabels=shown["question"])
+    facility_axes.set(
+        xlim=(0, 1.15),
+        xticks=[0, 0.25, 0.5, 0.75, 1],
+        xlabel="facility: mean / max",
+        yticks=rows,
+        yticklabels=shown["question"],
+    )
     values = shown["discrimination"].astype(float)
     bars = discrimination_axes.barh(rows, values.fillna(0), color="tab:orange")
-    discrimination_axes.bar_label(bars, labels=["n/a" if pd.isna(value) else two_digits(value) for value in values], padding=3)
+    discrimination_axes.bar_label(
+        bars, labels=["n/a" if pd.isna(value) else two_digits(value) for value in values], padding=3
+    )
     discrimination_axes.axvline(0, color="black", linewidth=0.8)
-    discrimination_axes.set(xlim=(-1.2, 1.2), xticks=[-1, -0.5, 0, 0.5, 1], xlabel="discrimination: r with the rest of the test")
+    discrimination_axes.set(
+        xlim=(-1.2, 1.2), xticks=[-1, -0.5, 0, 0.5, 1], xlabel="discrimination: r with the rest of the test"
+    )
     figure.suptitle(f"Item statistics of {submissions} submission{'s' * (submissions != 1)}")
     return png_bytes(figure)
 
@@ -357,7 +393,8 @@ def png_bytes(figure: Figure) -> bytes:
 
 
 def summary(records: list[Record], grades: pd.DataFrame, questions: pd.DataFrame, reasons: pd.DataFrame) -> str:
-    """The instructor's page: statuses, totals, each question's statistics and reasons for lost points, and the submissions to look at."""
+    """The instructor's page: statuses, totals, each question's statistics and reasons for lost points, and the
+    submissions to look at."""
     submissions = submission_rows(grades)
     totals = submissions[SCORES_DICT_TOTAL_POINTS_KEY]
     possible = grades[SCORES_DICT_TOTAL_POINTS_KEY].iloc[0]
@@ -370,14 +407,16 @@ def summary(records: list[Record], grades: pd.DataFrame, questions: pd.DataFrame
             f"max {max(r.peak_memory_mb for r in records):.0f} MB.",
         ]
     statuses = Counter(submissions[SCORES_DICT_GRADING_STATUS_KEY])
-    status_table = pd.DataFrame(sorted(statuses.items(), key=lambda item: (-item[1], item[0])), columns=["grading status", "submissions"])
+    status_table = pd.DataFrame(
+        sorted(statuses.items(), key=lambda item: (-item[1], item[0])), columns=["grading status", "submissions"]
+    )
     lines += ["", "## Grading status", "", markdown_table(status_table), ""]
     lines += ["## Questions", "", ITEM_STATISTICS, "", markdown_table(readable_statistics(questions)), ""]
     lines += ["![Facility and discrimination of each question](item_statistics.png)", ""]
     lines += lost_points_section(questions, reasons, submissions)
     lines += ["## Score histogram", "", "![Histogram of total points](score_histogram.png)", ""]
     to_check = submissions[submissions[SCORES_DICT_GRADING_STATUS_KEY] != COMPLETED]
-    lines += ["## Submissions to look at", "", "Every submission whose grading status is not plain \"Completed\".", ""]
+    lines += ["## Submissions to look at", "", 'Every submission whose grading status is not plain "Completed".', ""]
     if len(to_check):
         columns = [SCORES_DICT_FILE_KEY, SCORES_DICT_TOTAL_POINTS_KEY, SCORES_DICT_GRADING_STATUS_KEY]
         lines += [markdown_table(to_check[columns].rename(columns=lambda column: column.replace("_", " "))), ""]
@@ -394,7 +433,10 @@ def readable_statistics(questions: pd.DataFrame) -> pd.DataFrame:
             "max": questions["max_score"].map(points),
             "mean": questions["mean_score"].map(lambda mean: points(round(mean, 2))),
             "facility": questions["facility"].map("{:.0%}".format),
-            "discrimination": [f"n/a: {note}" if note else two_digits(index) for index, note in zip(questions["discrimination"], questions["discrimination_note"])],
+            "discrimination": [
+                f"n/a: {note}" if note else two_digits(index)
+                for index, note in zip(questions["discrimination"], questions["discrimination_note"], strict=True)
+            ],
             "full marks": questions["full_marks"].map("{:.0%}".format),
         }
     )
@@ -408,7 +450,7 @@ def two_digits(value: float) -> str:
 def lost_points_section(questions: pd.DataFrame, reasons: pd.DataFrame, submissions: pd.DataFrame) -> list[str]:
     """Per question, its most frequent reasons and the first submissions that got each; ``reasons.csv`` has them all."""
     lines = ["## Why points were lost", "", LOST_POINTS, ""]
-    for question, full in zip(questions["question"], questions["max_score"]):
+    for question, full in zip(questions["question"], questions["max_score"], strict=True):
         of_question = reasons[reasons["question"] == question]
         if of_question.empty:
             continue
@@ -417,7 +459,12 @@ def lost_points_section(questions: pd.DataFrame, reasons: pd.DataFrame, submissi
         table = pd.DataFrame(
             {"reason": shown["reason"], "submissions": shown["submissions"], "which": shown["files"].map(shortened)}
         )
-        lines += [f"### {question}: {lost} of {len(submissions)} submissions lost points", "", markdown_table(table), ""]
+        lines += [
+            f"### {question}: {lost} of {len(submissions)} submissions lost points",
+            "",
+            markdown_table(table),
+            "",
+        ]
         if len(of_question) > REASONS_SHOWN:
             lines += [f"And {len(of_question) - REASONS_SHOWN} other reasons: see `reasons.csv`.", ""]
     full_marks = questions.loc[questions["full_marks"] == 1, "question"]
