@@ -138,7 +138,10 @@ class Isolation:
         of the kernel's own is enough (the other layers are added when the container has them).
         """
         if not sys.platform.startswith("linux"):
-            return "The batch grader confines kernels with Linux's namespaces and Landlock: on macOS or Windows, grade in WSL2, a Linux virtual machine or on the course's Linux server."
+            return (
+                "The batch grader confines kernels with Linux's namespaces and Landlock: on macOS or Windows, "
+                "grade in WSL2, a Linux virtual machine or on the course's Linux server."
+            )
         if self.root:
             if self.namespaces or self.landlock_abi >= 4 or alone:
                 return None
@@ -150,7 +153,10 @@ class Isolation:
             if not gaps:
                 return None
             lacking = " and ".join(gaps)
-        return f"Kernels cannot be confined on this machine, which lacks {lacking}; `--no-sandbox` grades anyway, unconfined."
+        return (
+            f"Kernels cannot be confined on this machine, which lacks {lacking}; "
+            "`--no-sandbox` grades anyway, unconfined."
+        )
 
 
 class SandboxUnavailable(Exception):
@@ -209,7 +215,14 @@ def _probe(root: bool) -> int:
     return abi << 2 | _seccomp_filter() << 1 | namespaces
 
 
-def confine(work: Path, hide: Sequence[Path] = (), *, max_processes: int = MAX_PROCESSES, max_file_mb: int = 256, tmp_mb: int = 256) -> None:
+def confine(
+    work: Path,
+    hide: Sequence[Path] = (),
+    *,
+    max_processes: int = MAX_PROCESSES,
+    max_file_mb: int = 256,
+    tmp_mb: int = 256,
+) -> None:
     """Confine this process and its future descendants to ``work`` (see the module's docstring).
 
     Call it single-threaded: Landlock and the uid change apply to the calling thread only.
@@ -262,7 +275,11 @@ def _confine(work: Path, hide: list[Path], max_processes: int, max_file_mb: int,
     ruleset = None
     if abi:
         writable = [str(work), *(_private_tmp_dirs() if namespaces else [])]
-        rules = {path: READ for path in [*environment, *SYSTEM_DIRS, *SYSTEM_FILES]} | DEVICES | {path: ALL for path in writable}
+        rules = (
+            {path: READ for path in [*environment, *SYSTEM_DIRS, *SYSTEM_FILES]}
+            | DEVICES
+            | {path: ALL for path in writable}
+        )
         rules[_own_proc()] = FS_READ_FILE | FS_READ_DIR
         ruleset = _ruleset(abi, rules)  # opened now, while every path can still be opened
 

@@ -23,6 +23,7 @@ import signal
 import socket
 import sys
 import tempfile
+from contextlib import suppress
 from pathlib import Path
 
 from jupyter_client.provisioning import LocalProvisioner
@@ -35,7 +36,19 @@ ZYGOTE_SOCKET = "EXERCISE_KIT_ZYGOTE_FD"  # the grading child's end of the socke
 
 
 # What a kernel's environment keeps of the grading child's: nothing that names the grader's files.
-KERNEL_ENVIRONMENT = ("PATH", "LANG", "LC_ALL", "OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "TF_CPP_MIN_LOG_LEVEL", "PYDEVD_DISABLE_FILE_VALIDATION", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "EXERCISE_KIT_SUBMISSION")
+KERNEL_ENVIRONMENT = (
+    "PATH",
+    "LANG",
+    "LC_ALL",
+    "OMP_NUM_THREADS",
+    "TF_NUM_INTRAOP_THREADS",
+    "TF_NUM_INTEROP_THREADS",
+    "TF_CPP_MIN_LOG_LEVEL",
+    "PYDEVD_DISABLE_FILE_VALIDATION",
+    "OPENBLAS_CORETYPE",
+    "OPENBLAS_L2_SIZE",
+    "EXERCISE_KIT_SUBMISSION",
+)
 
 
 # Figures are drawn by Jupyter's inline backend (``preload`` chooses it), as in the student's
@@ -89,7 +102,9 @@ def _become_kernel(connection_file: str, cwd: str, env: dict, confine_hide: list
     _close_inherited_descriptors()
     os.chdir(cwd)
     os.environ.clear()
-    os.environ.update({name: value for name, value in env.items() if name in KERNEL_ENVIRONMENT or name.startswith("JPY_")})
+    os.environ.update(
+        {name: value for name, value in env.items() if name in KERNEL_ENVIRONMENT or name.startswith("JPY_")}
+    )
     os.environ.update(HOME=cwd, TMPDIR="/tmp" if confine_hide is not None else cwd)
     tempfile.tempdir = None  # the grader's, cached when the zygote was forked, may be hidden from the kernel
     from ipykernel.kernelapp import IPKernelApp
@@ -98,7 +113,9 @@ def _become_kernel(connection_file: str, cwd: str, env: dict, confine_hide: list
         if confine_hide is not None:
             confine.confine(Path(cwd), hide=confine_hide)
         # No input history: it is written to an SQLite file in the grader's home, from a thread.
-        IPKernelApp.launch_instance(argv=["-f", connection_file, "--HistoryManager.enabled=False"], config=KERNEL_CONFIG)
+        IPKernelApp.launch_instance(
+            argv=["-f", connection_file, "--HistoryManager.enabled=False"], config=KERNEL_CONFIG
+        )
     finally:
         os._exit(0)
 
@@ -116,8 +133,9 @@ def _close_inherited_descriptors() -> None:
     for fd in (0, 1, 2):
         os.dup2(null, fd)
     os.closerange(3, max(int(fd) for fd in os.listdir("/proc/self/fd")) + 1)
-    multiprocessing.forkserver._forkserver._forkserver_alive_fd = None
-    multiprocessing.resource_tracker._resource_tracker._fd = None
+    # Private attributes of multiprocessing, which typeshed does not declare.
+    multiprocessing.forkserver._forkserver._forkserver_alive_fd = None  # type: ignore[attr-defined]
+    multiprocessing.resource_tracker._resource_tracker._fd = None  # type: ignore[attr-defined]
 
 
 class ForkedKernel:
@@ -141,10 +159,8 @@ class ForkedKernel:
         return self.poll()
 
     def send_signal(self, signum):
-        try:
+        with suppress(ProcessLookupError):
             os.kill(self.pid, signum)
-        except ProcessLookupError:
-            pass
 
     def kill(self):
         self.send_signal(signal.SIGKILL)
@@ -166,6 +182,7 @@ class ForkingProvisioner(LocalProvisioner):
         with connection, connection.makefile("rw") as stream:
             stream.write(json.dumps(request) + "\n")
             stream.flush()
-            self.process = ForkedKernel(int(stream.readline()))
-        self.pid, self.pgid, self.cwd = self.process.pid, None, request["cwd"]
+            kernel = ForkedKernel(int(stream.readline()))
+            self.process = kernel  # type: ignore[assignment]  # the part of a Popen that the provisioner uses
+        self.pid, self.pgid, self.cwd = kernel.pid, None, request["cwd"]
         return self.connection_info

@@ -33,7 +33,7 @@ def context() -> multiprocessing.context.ForkServerContext:
     _install(_OnceForkServer())
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(PRELOAD)
-    context.Process = _GradingProcess
+    context.Process = _GradingProcess  # type: ignore[misc]  # on this instance alone; typeshed has a ClassVar
     return context
 
 
@@ -42,9 +42,23 @@ def context() -> multiprocessing.context.ForkServerContext:
 # (/proc/self/environ): the instructor's own variables (tokens, paths) must not be there.
 # Exact names: a prefix such as TF_ would also keep Terraform's TF_TOKEN_<host> and TF_VAR_*.
 ENVIRONMENT = (
-    "PATH", "HOME", "TMPDIR", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "PYDEVD_DISABLE_FILE_VALIDATION",
-    "TF_CPP_MIN_LOG_LEVEL", "TF_ENABLE_ONEDNN_OPTS", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS",
-    "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "MKL_NUM_THREADS",
+    "PATH",
+    "HOME",
+    "TMPDIR",
+    "LANG",
+    "LC_ALL",
+    "LC_CTYPE",
+    "TZ",
+    "PYDEVD_DISABLE_FILE_VALIDATION",
+    "TF_CPP_MIN_LOG_LEVEL",
+    "TF_ENABLE_ONEDNN_OPTS",
+    "TF_NUM_INTRAOP_THREADS",
+    "TF_NUM_INTEROP_THREADS",
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "OPENBLAS_CORETYPE",
+    "OPENBLAS_L2_SIZE",
+    "MKL_NUM_THREADS",
 )
 # What multiprocessing tells each grading child of the grade command, and so each kernel forked
 # from it holds in memory: its command line (the submissions' and output folders), working folder
@@ -63,7 +77,9 @@ class _GradingProcess(multiprocessing.context.ForkServerProcess):
         with _GradingProcess._starting:
             everything = multiprocessing.spawn.get_preparation_data
             multiprocessing.spawn.get_preparation_data = lambda name: {
-                **{key: value for key, value in everything(name).items() if key not in PREPARATION_LEFT_OUT}, "dir": "/"}
+                **{key: value for key, value in everything(name).items() if key not in PREPARATION_LEFT_OUT},
+                "dir": "/",
+            }
             try:
                 return multiprocessing.popen_forkserver.Popen(process_obj)
             finally:
@@ -86,7 +102,7 @@ def start(log: Path | None = None) -> None:
                 os.dup2(output.fileno(), 2)
         multiprocessing.forkserver.ensure_running()
     finally:
-        for fd, saved_fd in zip((1, 2), saved):
+        for fd, saved_fd in zip((1, 2), saved, strict=False):  # none saved without a log
             os.dup2(saved_fd, fd)
             os.close(saved_fd)
 
@@ -101,6 +117,8 @@ class _OnceForkServer(multiprocessing.forkserver.ForkServer):
     remaining submissions fail with ``ForkServerStopped``.
     """
 
+    _forkserver_pid: int | None  # multiprocessing's, set by ``ensure_running``
+
     def __init__(self):
         super().__init__()
         self._lock = threading.RLock()  # held around the first start, which takes it again
@@ -114,7 +132,10 @@ class _OnceForkServer(multiprocessing.forkserver.ForkServer):
                     super().ensure_running()
             elif self._forkserver_pid is None or os.waitpid(self._forkserver_pid, os.WNOHANG)[0]:
                 self._forkserver_pid = None  # reaped: not to be waited for again
-                raise ForkServerStopped("The batch's fork server has stopped, so this submission could not be graded; grade it again in a new run.")
+                raise ForkServerStopped(
+                    "The batch's fork server has stopped, so this submission could not be graded; "
+                    "grade it again in a new run."
+                )
 
 
 @contextmanager

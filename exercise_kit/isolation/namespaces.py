@@ -23,7 +23,14 @@ CLONE_NEWNS, CLONE_NEWIPC, CLONE_NEWUSER, CLONE_NEWNET = 0x00020000, 0x08000000,
 MS_NOSUID, MS_NODEV, MS_BIND, MS_REC, MS_PRIVATE = 0x2, 0x4, 0x1000, 0x4000, 0x40000
 MS_RDONLY, MS_REMOUNT = 0x1, 0x20
 # A remount keeps the flags the mount already has (in a user namespace they are locked).
-KEPT_MOUNT_FLAGS = {os.ST_NOSUID: MS_NOSUID, os.ST_NODEV: MS_NODEV, os.ST_NOEXEC: 0x8, os.ST_NOATIME: 0x400, os.ST_NODIRATIME: 0x800, os.ST_RELATIME: 0x200000}
+KEPT_MOUNT_FLAGS = {
+    os.ST_NOSUID: MS_NOSUID,
+    os.ST_NODEV: MS_NODEV,
+    os.ST_NOEXEC: 0x8,
+    os.ST_NOATIME: 0x400,
+    os.ST_NODIRATIME: 0x800,
+    os.ST_RELATIME: 0x200000,
+}
 
 
 def _unshare(root: bool) -> int:
@@ -87,7 +94,9 @@ def _cover(folders: list[Path], keep: dict[Path, int], writable: Path | None = N
                 _mount(f"/proc/self/fd/{fd}", path, None, MS_BIND | MS_REC)
                 if path != writable:
                     kept = os.statvfs(path).f_flag
-                    flags = MS_BIND | MS_REMOUNT | MS_RDONLY | sum(ms for st, ms in KEPT_MOUNT_FLAGS.items() if kept & st)
+                    flags = (
+                        MS_BIND | MS_REMOUNT | MS_RDONLY | sum(ms for st, ms in KEPT_MOUNT_FLAGS.items() if kept & st)
+                    )
                     _mount(None, path, None, flags)
             os.close(fd)
     finally:
@@ -106,7 +115,9 @@ def _private_tmp(tmp_mb: int) -> None:
 
 
 def _private_tmp_dirs() -> list[str]:
-    return list(dict.fromkeys(os.path.realpath(path) for path in ("/tmp", "/var/tmp", "/dev/shm") if os.path.isdir(path)))
+    return list(
+        dict.fromkeys(os.path.realpath(path) for path in ("/tmp", "/var/tmp", "/dev/shm") if os.path.isdir(path))
+    )
 
 
 def _same_file(path: Path, fd: int) -> bool:

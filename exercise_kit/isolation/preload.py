@@ -27,7 +27,7 @@ from contextlib import contextmanager
 
 from IPython.core.debugger import Pdb
 
-pdb.Pdb = Pdb
+pdb.Pdb = Pdb  # type: ignore[misc, assignment]  # IPython's debugger in the stdlib's place, as a kernel does
 
 # The kernel imports its debugger (debugpy, 0.1 s a kernel) at start. debugpy warns about Python's
 # frozen modules when imported; ipykernel's own kernelspec turns that check off the same way.

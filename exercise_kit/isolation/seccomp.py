@@ -16,7 +16,8 @@ from .syscalls import _libc
 
 # seccomp: classic BPF over struct seccomp_data (little-endian: the low half of the first argument)
 PR_SET_SECCOMP, SECCOMP_MODE_FILTER = 22, 2
-LOAD_WORD, JUMP_IF_EQUAL, JUMP_IF_AT_LEAST, JUMP_IF_ANY_BIT, RETURN = 0x20, 0x15, 0x35, 0x45, 0x06  # BPF_LD|W|ABS, BPF_JMP|JEQ|K, ...
+# BPF_LD|W|ABS, BPF_JMP|JEQ|K, BPF_JMP|JGE|K, BPF_JMP|JSET|K, BPF_RET|K
+LOAD_WORD, JUMP_IF_EQUAL, JUMP_IF_AT_LEAST, JUMP_IF_ANY_BIT, RETURN = 0x20, 0x15, 0x35, 0x45, 0x06
 SECCOMP_RET_KILL_PROCESS, SECCOMP_RET_ERRNO, SECCOMP_RET_ALLOW = 0x80000000, 0x00050000, 0x7FFF0000
 SECCOMP_NR_OFFSET, SECCOMP_ARCH_OFFSET, SECCOMP_FIRST_ARG_OFFSET = 0, 4, 16
 SECCOMP_ARCHES = {"x86_64": (0xC000003E, 41), "aarch64": (0xC00000B7, 198)}  # (AUDIT_ARCH_*, socket's number)
@@ -69,7 +70,10 @@ def _seccomp_filter() -> bool:
     for nr in (*IO_URING, memfd_nr, MEMFD_SECRET, shmget_nr, setpgid_nr, *NOTIFY_SYSCALLS[os.uname().machine]):
         program += [(JUMP_IF_EQUAL, 0, 1, nr), (RETURN, 0, 0, SECCOMP_RET_ERRNO | errno.EPERM)]
     program += [(JUMP_IF_EQUAL, 0, 1, setsid_nr), (RETURN, 0, 0, SECCOMP_RET_ERRNO | 0)]  # returns 0
-    buffer_options = [(LOAD_WORD, 0, 0, SECCOMP_FIRST_ARG_OFFSET + 8), (JUMP_IF_EQUAL, 0, 2 * len(BUFFER_OPTIONS) + 1, socket.SOL_SOCKET)]
+    buffer_options = [
+        (LOAD_WORD, 0, 0, SECCOMP_FIRST_ARG_OFFSET + 8),
+        (JUMP_IF_EQUAL, 0, 2 * len(BUFFER_OPTIONS) + 1, socket.SOL_SOCKET),
+    ]
     buffer_options.append((LOAD_WORD, 0, 0, SECCOMP_FIRST_ARG_OFFSET + 16))  # the option
     for option in BUFFER_OPTIONS:
         buffer_options += [(JUMP_IF_EQUAL, 0, 1, option), (RETURN, 0, 0, SECCOMP_RET_ERRNO | errno.EPERM)]
