@@ -104,7 +104,7 @@ def attack():
 # ---------------------------------------------------------------------------------------------
 # 3. Error flood (solution: must keep full marks). Every values answer the kernel sends gets one
 # more error of 3 MB, under a name no check asks for. The record, results.json and the feedback
-# hold a few kilobytes of it at most. (The same with 100 MB errors: tests/test_sandbox.py.)
+# hold a few kilobytes of it at most. (The same with 100 MB errors: tests/isolation/test_sandbox.py.)
 # Before: each error was written whole into values/<question>.json and read back by the worker
 # (100 MB errors: the grade command peaked at 1.4 GB, measured).
 

@@ -22,6 +22,7 @@ import jsonschema
 import pytest
 
 from corpus import attacks, variants
+from exercise_kit.grading.record import Record, Status
 from exercise_kit.lms import gradescope
 from exercise_kit.build import flattened_requirements
 from exercise_kit.paths import AUTOGRADER_ZIP, GRADING_REQUIREMENTS, NOTEBOOK_NAME, ROOT, SOLUTION_DIR, STUDENT_DIR
@@ -51,7 +52,7 @@ def test_the_zip_ships_the_kit_itself_and_runs_its_grader_as_root():
         shipped = {name.removeprefix("kit/exercise_kit/") for name in archive.namelist() if name.startswith("kit/exercise_kit/")}
         for name in shipped:
             assert archive.read(f"kit/exercise_kit/{name}") == (PACKAGE / name).read_bytes(), name
-    assert shipped == {path.relative_to(PACKAGE).as_posix() for path in [*PACKAGE.glob("*.py"), *PACKAGE.glob("schemas/*.json")]}
+    assert shipped == {path.relative_to(PACKAGE).as_posix() for path in [*PACKAGE.rglob("*.py"), *PACKAGE.glob("schemas/*.json")]}  # every sub-package
     assert "-m exercise_kit run-autograder" in autograder_file("run_autograder").decode()
     assert "run_otter.py" not in autograder_file("run_autograder").decode()
 
@@ -158,8 +159,8 @@ def test_students_see_the_public_checks_at_once_and_each_questions_verdict_when_
 
 
 def test_a_grading_that_did_not_complete_tells_the_student_why_at_once():
-    record = {"grading_status": "Timeout: grading took longer than 480 s", "seconds": 480.0, "peak_memory_mb": 300.0,
-              "results": {"score": 2.0, "tests": [{"name": "q1_data", "score": 2.0, "max_score": 2.0, "visibility": "hidden", "output": ""}]}}  # fmt: skip
+    results = {"score": 2.0, "tests": [{"name": "q1_data", "score": 2.0, "max_score": 2.0, "visibility": "hidden", "output": ""}]}
+    record = Record("submission.ipynb", Status("Timeout", "grading took longer than 480 s"), results, seconds=480.0, peak_memory_mb=300.0)
     results = gradescope.gradescope_results(record, show_hidden=False)
     assert results["output"] == "Grading did not complete. Timeout: grading took longer than 480 s."
     assert results["tests"][0]["visibility"] == "hidden" and "visibility" not in results

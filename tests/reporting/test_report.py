@@ -19,10 +19,11 @@ from corpus.variants import POINTS as QUESTIONS  # the auto-graded questions, in
 from exercise_kit.reporting import report
 from exercise_kit.reporting.report import load_records, write_report
 from exercise_kit.grading.record import Record
+from exercise_kit.paths import ROOT
 from helpers.records import record
 
 COLUMNS = ["file", *sorted(QUESTIONS), "total_points_earned", "percent_correct", "grading_status"]
-SCHEMA = json.loads((Path(__file__).parent.parent / "exercise_kit/schemas/gradescope_results.schema.json").read_text())
+SCHEMA = json.loads((ROOT / "exercise_kit/schemas/gradescope_results.schema.json").read_text())
 TIMEOUT = "Timeout: grading took longer than 300 s"
 OVERRIDDEN = "Completed; clean check overrode q3_training (Otter 3, clean 0)"
 
