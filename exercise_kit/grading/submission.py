@@ -35,7 +35,7 @@ from ..isolation import confine
 from ..isolation.confine import SandboxUnavailable
 from . import unpack, values, verdicts
 from .child import LOG, PROBE, ChildReport
-from .record import Record, Status, failed
+from .record import COMPLETED, Record, Status, failed
 from .stopwatch import Stopwatch
 from .watch import MAX_FILES, Ending, Limits, Outcome, grading_folder, run_child
 
@@ -118,22 +118,26 @@ def _read_json(path: Path) -> dict:
 
 
 def _status(outcome: Outcome, report: ChildReport, folder: Path, limits: Limits) -> Status:
-    kind, detail = {
-        Ending.TIMEOUT: ("Timeout", f"grading took longer than {limits.timeout:g} s"),
-        Ending.MEMORY: ("Memory limit", f"the grader and its kernel used more than {limits.memory_mb} MB"),
-        Ending.DISK: (
+    """How grading ended: a limit the worker enforced, else what the child reported, else its crash."""
+    if outcome.ending is Ending.TIMEOUT:
+        kind, detail = "Timeout", f"grading took longer than {limits.timeout:g} s"
+    elif outcome.ending is Ending.MEMORY:
+        kind, detail = "Memory limit", f"the grader and its kernel used more than {limits.memory_mb} MB"
+    elif outcome.ending is Ending.DISK:
+        kind, detail = (
             "Disk limit",
             f"the notebook wrote more than {limits.disk_mb} MB or {MAX_FILES} files into its folder",
-        ),
-    }.get(outcome.ending, ("Completed", ""))
-    if kind == "Completed" and report.output_limited:
-        kind, detail = (
-            "Output limit",
-            f"the notebook sent more than {values.MAX_OUTPUT_BYTES // 2**20} MB of output, "
-            f"or {values.MAX_MESSAGE_BYTES // 2**20} MB at once",
         )
-    elif kind == "Completed" and outcome.ending is not Ending.FINISHED:
+    elif report.output_limited:
+        kind = "Output limit"
+        detail = (
+            f"the notebook sent more than {values.MAX_OUTPUT_BYTES // 2**20} MB of output, "
+            f"or {values.MAX_MESSAGE_BYTES // 2**20} MB at once"
+        )
+    elif outcome.ending is not Ending.FINISHED:
         kind, detail = "Crashed", _last_error(folder / LOG)
+    else:
+        kind, detail = COMPLETED, ""
     return Status(kind, detail, report.leftover_processes, unsandboxed=not limits.sandbox)
 
 
