@@ -7,7 +7,7 @@ import pytest
 from exercise_kit.paths import ROOT
 
 
-# Browser tests (test_browser.py, lms/test_gradescope.py) ----------------------------------------
+# Browser tests (test_browser.py, reporting/test_free_response.py, test_round_trip.py) --------
 
 
 @pytest.fixture(scope="session")
