@@ -18,6 +18,7 @@ from collections import defaultdict
 from dataclasses import replace
 from pathlib import Path
 
+from exercise_kit.grading.child import CHILD_TOTAL
 from exercise_kit.grading.record import Record
 from exercise_kit.grading.submission import grade_submission
 from exercise_kit.grading.watch import Limits
@@ -51,7 +52,7 @@ def report_seconds(record: Record) -> float:
     with tempfile.TemporaryDirectory() as out:
         report.write_report(records, Path(out))  # every file once, figures drawn
         start = time.perf_counter()
-        report.write_report(records, Path(out), changed={records[0]["file"]})
+        report.write_report(records, Path(out), changed={records[0].file})
         return time.perf_counter() - start
 
 
@@ -62,9 +63,13 @@ def main():
     args = parser.parse_args()
     stages, record = profile(args.rounds, Limits(sandbox=not args.no_sandbox))
     names = list(stages)
-    child_stages = names[names.index(CHILD) + 1:names.index("verdicts")]
-    stages["grading child, the rest (its start and exit)"] = [
-        total - sum(stages[name][i] for name in child_stages) for i, total in enumerate(stages[CHILD])]
+    timed = [name for name in names[names.index(CHILD) + 1 : names.index(CHILD_TOTAL)]]
+    stages["the child, untimed in it"] = [
+        total - sum(stages[name][i] for name in timed) for i, total in enumerate(stages[CHILD_TOTAL])
+    ]
+    stages["the child process's start and exit"] = [
+        total - stages[CHILD_TOTAL][i] for i, total in enumerate(stages[CHILD])
+    ]
     width = max(map(len, stages))
     print(f"median seconds of {args.rounds} gradings of the solution ({'un' if args.no_sandbox else ''}sandboxed):")
     for name, seconds in stages.items():

@@ -74,7 +74,7 @@ def parser() -> argparse.ArgumentParser:
         "--manual", type=Path, help="the filled Q7 scoring sheet (from free-response): final_grades.csv gets its column"
     )
     grade.add_argument("--autograder", type=Path, default=AUTOGRADER_ZIP, help="autograder zip (default: %(default)s)")
-    grade.add_argument("--workers", type=int, help="parallel submissions (default: the number of cores)")
+    grade.add_argument("--workers", type=int, help="parallel submissions (default: one more than the number of cores)")
     grade.add_argument("--timeout", type=float, help="seconds per submission (default: from the kit's config)")
     grade.add_argument("--memory-mb", type=int, help="memory cap per submission, grader and kernel together")
     grade.add_argument("--scheduler", help="address of a Dask scheduler to send the work to")

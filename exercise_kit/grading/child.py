@@ -19,6 +19,7 @@ import os
 import secrets
 import sys
 import tempfile
+import time
 from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +38,7 @@ PR_SET_CHILD_SUBREAPER = 36
 PROBE = "probe.json"
 LOG = "grading.log"
 REPORT = "child.json"
+CHILD_TOTAL = "the child, its first line to its last"  # its last lap: what the others leave out is untimed
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,7 @@ class ChildReport:
 
 def grade_in_child(folder_name: str, marker: str, sandboxed: bool) -> None:
     """The child: own session, reaper of its orphans, output to a log, then the notebook."""
+    started = time.perf_counter()
     os.setsid()
     ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
     folder = Path(folder_name)
@@ -92,23 +95,24 @@ def grade_in_child(folder_name: str, marker: str, sandboxed: bool) -> None:
             for question, checks_ in verdicts.question_checks(source).items()
         }
 
-    notebook = next(work.glob("*.ipynb"))
-    (work / ".kernel").mkdir(exist_ok=True)
-    # ZeroMQ over Unix sockets in the kernel's own folder: the kernel needs no network at all.
-    km = values.BoundedKernelManager(
-        kernel_name="python3",
-        transport="ipc",
-        ip=str(work / ".kernel" / "ipc"),
-        connection_file=str(work / ".kernel" / "connection.json"),
-    )
-    client = values.BoundedNotebookClient(
-        nbformat.read(notebook, as_version=4),
-        km=km,
-        allow_errors=True,
-        timeout=None,  # the worker's wall-clock limit covers the whole submission
-        record_timing=False,
-        resources={"metadata": {"path": str(work)}},
-    )
+    with stopwatch.lap("read the notebook"):
+        notebook = next(work.glob("*.ipynb"))
+        (work / ".kernel").mkdir(exist_ok=True)
+        # ZeroMQ over Unix sockets in the kernel's own folder: the kernel needs no network at all.
+        km = values.BoundedKernelManager(
+            kernel_name="python3",
+            transport="ipc",
+            ip=str(work / ".kernel" / "ipc"),
+            connection_file=str(work / ".kernel" / "connection.json"),
+        )
+        client = values.BoundedNotebookClient(
+            nbformat.read(notebook, as_version=4),
+            km=km,
+            allow_errors=True,
+            timeout=None,  # the worker's wall-clock limit covers the whole submission
+            record_timing=False,
+            resources={"metadata": {"path": str(work)}},
+        )
     try:
         values.run_notebook(
             client,
@@ -130,6 +134,7 @@ def grade_in_child(folder_name: str, marker: str, sandboxed: bool) -> None:
     for process in descendants:
         with suppress(psutil.NoSuchProcess):
             process.kill()
+    stopwatch.laps.append((CHILD_TOTAL, time.perf_counter() - started))
     ChildReport(output_limited, len(leftovers), stopwatch.laps).write(folder)
     # Skip the interpreter's teardown, which takes most of a second with TensorFlow loaded.
     sys.stdout.flush()

@@ -18,9 +18,7 @@ from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 
-# "__main__" as multiprocessing's default has it: a script that uses the kit (a benchmark, say) is
-# imported once here, not again in every child.
-PRELOAD = ["__main__", "exercise_kit.isolation.preload"]
+PRELOAD = ["exercise_kit.isolation.preload"]
 
 
 class ForkServerStopped(Exception):
@@ -62,8 +60,12 @@ ENVIRONMENT = (
 )
 # What multiprocessing tells each grading child of the grade command, and so each kernel forked
 # from it holds in memory: its command line (the submissions' and output folders), working folder
-# and authkey. None of them is needed: the child's target gets what it needs as arguments.
-PREPARATION_LEFT_OUT = ("sys_argv", "authkey", "orig_dir")
+# and authkey. None of them is needed: the child's target gets what it needs as arguments. Nor is
+# the main module of what started the batch (a script, pytest, a console script), which each child
+# would run again before its target (0.27 s a child for a script that imports pandas): the target
+# is the kit's own. (multiprocessing's "__main__" preload cannot help: its fork server is never
+# told the main module's path.)
+PREPARATION_LEFT_OUT = ("sys_argv", "authkey", "orig_dir", "init_main_from_path", "init_main_from_name")
 
 
 class _GradingProcess(multiprocessing.context.ForkServerProcess):

@@ -313,6 +313,32 @@ def test_a_stopped_fork_server_is_not_started_again(tmp_path):
     assert run.stdout.splitlines()[-2:] == ["The batch's fork server has stopped, so this submission could not be graded; grade it again in a new run.", "short"], run.stderr[-2000:]
 
 
+SCRIPT_THAT_GRADES = """\
+from pathlib import Path
+
+with open(Path(__file__).with_name("runs.txt"), "a") as runs:
+    runs.write("ran\\n")
+
+if __name__ == "__main__":
+    from exercise_kit.isolation import fork_server
+
+    for _ in range(2):
+        child = fork_server.context().Process(target=print)
+        child.start()
+        child.join()
+"""
+
+
+@pytest.mark.slow
+def test_a_script_that_grades_is_not_run_again_in_each_grading_child(tmp_path):
+    """multiprocessing runs the main script again in each child it starts; a grading child's
+    target is the kit's own, so the script (its imports: 0.27 s a child with pandas) runs once."""
+    script = tmp_path / "grade_my_class.py"
+    script.write_text(SCRIPT_THAT_GRADES)
+    subprocess.run([sys.executable, str(script)], cwd=tmp_path, check=True, capture_output=True, timeout=120)
+    assert (tmp_path / "runs.txt").read_text() == "ran\n"
+
+
 # Each values answer carries an error of 100 MB, under a name the record copies: ZeroMQ refuses the
 # message as it arrives, and grading stops with the output limit.
 FLOOD_ERRORS = """\
