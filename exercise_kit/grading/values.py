@@ -19,18 +19,23 @@ answer's error messages are cut to a few kilobytes each before they are written.
 import ast
 import asyncio
 import json
-from contextlib import ExitStack
+import math
+import time
+from contextlib import ExitStack, suppress
 from itertools import islice
 from pathlib import Path
+from queue import Empty
 from typing import Any
 
 import nbformat
 import zmq
 from IPython.core.inputtransformer2 import TransformerManager
+from jupyter_client.asynchronous.client import AsyncKernelClient
 from jupyter_client.manager import AsyncKernelManager
 from jupyter_core.utils import ensure_async, run_sync
 from nbclient import NotebookClient
 from nbclient.exceptions import DeadKernelError
+from traitlets import Type
 
 from ..assignment import is_export_cell
 from ..files import write_atomic
@@ -223,12 +228,38 @@ def is_plain_value(value, depth: int = 0) -> bool:
     return False
 
 
+class ReadyKernelClient(AsyncKernelClient):
+    """jupyter_client's kernel client, ready as soon as the kernel has answered ``kernel_info`` and
+    published on IOPub. jupyter_client then waits until IOPub has been quiet for 0.2 s, which
+    nbclient does not need: it reads a cell's messages by their parent and ignores the rest."""
+
+    async def _async_wait_for_ready(self, timeout: float | None = None) -> None:
+        deadline = time.monotonic() + (math.inf if timeout is None else timeout)
+        while True:
+            self.kernel_info()
+            with suppress(Empty):
+                reply = await self.shell_channel.get_msg(timeout=1)
+                if reply["msg_type"] == "kernel_info_reply":
+                    await self.iopub_channel.get_msg(timeout=0.2)  # IOPub connected: the kernel's status came
+                    self._handle_kernel_info_reply(reply)
+                    return
+            if not await self._async_is_alive():
+                raise RuntimeError("Kernel died before replying to kernel_info")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"Kernel didn't respond in {timeout} seconds")
+
+    wait_for_ready = _async_wait_for_ready
+
+
 class BoundedKernelManager(AsyncKernelManager):
     """A kernel manager whose sockets, its clients' too, refuse any message past ``MAX_MESSAGE_BYTES``.
 
     ZeroMQ refuses such a message when its size arrives: it is never read into memory. Set on the
-    context before any socket is made, it holds for every socket made from it.
+    context before any socket is made, it holds for every socket made from it. Its clients are
+    ``ReadyKernelClient``s.
     """
+
+    client_factory = Type(ReadyKernelClient, klass=AsyncKernelClient)
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
