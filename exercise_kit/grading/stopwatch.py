@@ -1,15 +1,13 @@
 """Seconds spent in each stage of grading one submission, for ``benchmarks/grading_profile.py``.
 
-The grading child times its stages and writes them to its folder (``STAGES``); the worker adds its
-own when asked for a profile. Timing costs microseconds a stage, so it is always on.
+The grading child times its stages (each cell of the notebook among them) and reports them in its
+``ChildReport``; the worker adds its own. Timing costs microseconds a stage, so it is always on.
 """
 
-import json
 import time
-from contextlib import contextmanager, suppress
-from pathlib import Path
+from contextlib import contextmanager
 
-STAGES = "stages.json"  # in the grading folder: the child's stages, in order
+MAX_LAPS = 1_000  # a notebook of more cells than that is timed for its first ones: the report stays small
 
 
 class Stopwatch:
@@ -24,12 +22,5 @@ class Stopwatch:
         try:
             yield
         finally:
-            self.laps.append((name, time.perf_counter() - start))
-
-    def write(self, path: Path) -> None:
-        path.write_text(json.dumps(self.laps))
-
-    def read(self, path: Path) -> None:
-        """Add the laps written to ``path`` (none if it is missing or unreadable)."""
-        with suppress(OSError, ValueError, TypeError):
-            self.laps += [(str(name), float(seconds)) for name, seconds in json.loads(path.read_text())]
+            if len(self.laps) < MAX_LAPS:
+                self.laps.append((name, time.perf_counter() - start))
