@@ -26,6 +26,7 @@ import psutil
 import pytest
 
 from corpus import attacks, grader_reach, limits, mistakes, platform, references, review, variants
+from exercise_kit.grading.record import Status
 from exercise_kit.lms import gradescope
 from exercise_kit.grading.batch import grade_folder
 from exercise_kit.paths import ROOT
@@ -76,7 +77,7 @@ def corpus_gradescope(corpus_batch, tmp_path_factory):
 
 def kind(status: str) -> str:
     """"Timeout" of "Timeout: grading took longer than 120 s", "Completed" of "Completed; 1 process ..."."""
-    return re.split(r"[:;]", status)[0]
+    return Status.parse(status).kind
 
 
 @pytest.mark.root
