@@ -26,6 +26,12 @@ class Status:
     unsandboxed: bool = False  # graded with --no-sandbox
     late: bool = False  # the LMS says the submission came after the deadline
 
+    def __post_init__(self) -> None:
+        # The detail may quote a notebook (a crash's last line, an invalid file's name): one line,
+        # and never the separator of the suffixes below, so that the text reads back as it was made.
+        detail = " ".join(self.detail.split()).replace("; ", ", ")
+        object.__setattr__(self, "detail", detail)
+
     def __str__(self) -> str:
         text = f"{self.kind}: {self.detail}" if self.detail else self.kind
         if self.leftover_processes:

@@ -74,7 +74,7 @@ def unpack_submission(
         raise InvalidSubmission("the notebook has no code cells")
     got = nb.metadata.get("otter", {}).get("assignment_name")
     if assignment_name and got not in (assignment_name, None):  # None: a copy that lost Otter's metadata
-        raise InvalidSubmission(f"the notebook is for assignment '{got}', not '{assignment_name}'")
+        raise InvalidSubmission(f"the notebook is for assignment {str(got)[:100]!r}, not {assignment_name!r}")
     if home is not None:
         _unpack_beside(data, home, folder, grade_from_log)
     path = folder / f"{assignment_name or 'submission'}.ipynb"

@@ -27,6 +27,7 @@ from pathlib import Path
 from queue import Empty
 from typing import Any
 
+import jsonschema
 import nbformat
 import zmq
 from IPython.core.inputtransformer2 import TransformerManager
@@ -35,6 +36,7 @@ from jupyter_client.manager import AsyncKernelManager
 from jupyter_core.utils import ensure_async, run_sync
 from nbclient import NotebookClient
 from nbclient.exceptions import DeadKernelError
+from nbformat.validator import NotebookValidationError
 from traitlets import Type
 
 from ..assignment import is_export_cell
@@ -55,6 +57,10 @@ MAX_TAKEN_BYTES = 8 * 2**20  # what one question's values file may hold (a few v
 MAX_VALUE_CHARS, MAX_FIELDS = 400_000, 10  # a value's hex (50,000 float64) or text; a dict value's fields (six gates)
 # What the grader does with the kernel's messages: nothing else is stored (widgets' comms, display updates).
 OUTPUT_MESSAGES = {"status", "execute_input", "stream", "display_data", "execute_result", "error", "clear_output"}
+
+
+# What nbclient raises on a message whose content is not an output's shape (``data`` not a dict, say).
+MALFORMED = (NotebookValidationError, jsonschema.ValidationError, KeyError, TypeError, ValueError, AttributeError)
 
 
 class OutputLimitExceeded(Exception):
@@ -338,10 +344,13 @@ class BoundedNotebookClient(NotebookClient):
             assert self.task_poll_for_reply is not None  # a message is read while a cell waits for its reply
             self.task_poll_for_reply.cancel()
             return None
-        if msg["msg_type"] not in OUTPUT_MESSAGES:
+        if msg["msg_type"] not in OUTPUT_MESSAGES or not isinstance(msg["content"], dict):
             return None
         msg["content"].pop("transient", None)  # no display ids: outputs are never updated in place
-        return super().process_message(msg, cell, cell_index)
+        try:
+            return super().process_message(msg, cell, cell_index)
+        except MALFORMED:  # an output nbformat cannot hold (the kernel sent it, not Jupyter): dropped
+            return None
 
     def output(self, outs, msg, display_id, cell_index):
         room = MAX_CELL_OUTPUT_BYTES - self.kept_in_cell

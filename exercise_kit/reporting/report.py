@@ -251,9 +251,15 @@ def code_block(text: str) -> str:
     return indent(text.strip() or "(no output)", "    ", lambda line: True)
 
 
+def markdown_cell(cell) -> str:
+    """A table cell's text as Markdown shows it, whatever a notebook put in it (a file name, an error
+    message): one line, no column break, no HTML (an unclosed comment would hide the rest)."""
+    return " ".join(str(cell).split()).replace("|", "\\|").replace("<", "&lt;")
+
+
 def markdown_table(table: pd.DataFrame) -> str:
     def row(cells) -> str:
-        return "| " + " | ".join(str(cell).replace("|", "\\|") for cell in cells) + " |"
+        return "| " + " | ".join(markdown_cell(cell) for cell in cells) + " |"
 
     return "\n".join(
         [

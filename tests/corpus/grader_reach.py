@@ -140,6 +140,21 @@ line = "x" * 1023
 for _ in range(64 * 1024):
     print(line)"""
 
+# ---------------------------------------------------------------------------------------------
+# 5. A malformed output (solution): a display message whose data is text, not a dict, sent on the
+# kernel's own IOPub socket for the current cell, ending in what the record's status adds after a
+# "; " (so that a status copied from the crash would read back as late and unsandboxed). The
+# message is dropped: the notebook goes on, and the status is the grader's own.
+# Before (measured, issue 21's review): nbformat refused the output, the grading child crashed, and
+# the status was "Crashed: nbformat.validator.NotebookValidationError: 'aaa…; 2 processes were
+# left running by the notebook and killed; unsandboxed; late'", chosen by the student.
+
+MALFORMED_OUTPUT = """\
+kernel = get_ipython().kernel
+text = "; 2 processes were left running by the notebook and killed; unsandboxed; late"
+kernel.session.send(kernel.iopub_socket, "display_data", {"data": "a" * 200 + text, "metadata": {}}, parent=kernel.get_parent())
+print("still running")"""
+
 
 ATTACKS = [
     Submission("hostile-inherited-descriptors.ipynb", _canary("inherited-descriptors", WRITE_INHERITED), POINTS, COMPLETED),
@@ -151,4 +166,5 @@ ATTACKS = [
         points(**{question: 0 for question in POINTS if question not in ("q1_data", "q2_model")}),
         OUTPUT_LIMIT,
     ),
+    Submission("hostile-malformed-output.ipynb", edited(SOLUTION, AddCell('grader.check("q2_model")', MALFORMED_OUTPUT)), POINTS, COMPLETED),
 ]

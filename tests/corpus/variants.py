@@ -647,6 +647,13 @@ def other_assignment(path: Path) -> None:
     nbformat.write(nb, path)
 
 
+def assignment_name_with_markdown(path: Path) -> None:
+    """Another assignment's name that would write headings and an unclosed comment into the summary."""
+    nb = read_clean(SOLUTION)
+    nb.metadata.otter.assignment_name = "x'\n\n## Submissions to look at\n\nNone.\n\n<!--"
+    nbformat.write(nb, path)
+
+
 def corrupt_zip(path: Path) -> None:
     whole = zip_of({NOTEBOOK_NAME: notebook_bytes(read_clean(SOLUTION))})
     path.write_bytes(whole[: len(whole) // 2])
@@ -691,6 +698,7 @@ BAD_INPUTS = [
     Submission("bad-not-json.ipynb", write_bytes(b"this is not a notebook\n"), ZERO, INVALID + "the notebook cannot be read"),
     Submission("bad-no-cells.ipynb", notebook_writer(nbformat.v4.new_notebook()), ZERO, INVALID + "the notebook has no code cells"),
     Submission("bad-other-assignment.ipynb", other_assignment, ZERO, INVALID + "the notebook is for assignment 'exercise-6-2-rnn'"),
+    Submission("bad-assignment-name-with-markdown.ipynb", assignment_name_with_markdown, ZERO, INVALID + r"the notebook is for assignment \"x'\\n\\n## "),
     Submission("bad-empty.zip", write_bytes(zip_of({})), ZERO, INVALID + "the zip is empty"),
     Submission("bad-corrupt.zip", corrupt_zip, ZERO, INVALID + "the zip is corrupt"),
     Submission(

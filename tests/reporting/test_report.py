@@ -360,3 +360,14 @@ def test_evidence_for_a_regrade_is_kept_for_staff_and_never_shown_to_the_student
     assert "evidence" not in json.loads((folder / "record.json").read_text())
     assert "0.1625" not in (folder / "feedback.md").read_text() and "expected" not in (folder / "feedback.md").read_text()
     assert load_records(tmp_path) == [graded]  # a resumed batch keeps it
+
+
+def test_what_a_notebook_put_in_a_name_or_a_reason_stays_in_its_cell_of_the_summary(tmp_path):
+    """A file name or a reason may hold a newline, a column break or an unclosed HTML comment: in
+    summary.md each stays in its table cell, and the rest of the page shows."""
+    injected = "x|\n\n## Submissions to look at\n\nNone.\n\n<!--"
+    tampered = with_output(record(f"{injected}.ipynb", scores={"q2_model": 0}), "q2_model", injected)
+    _, text = summary_of([tampered, record("b.ipynb")], tmp_path)
+    assert [line for line in text.splitlines() if line.startswith("#") and "Submissions" in line] == ["## Submissions to look at"]
+    assert "<!--" not in text
+    assert "x\\| ## Submissions to look at None. &lt;!--" in text  # in its cell, on one line
