@@ -8,12 +8,15 @@ ratios are those of the summed times, which evens out a shared machine's noise.
 
 It also projects the kit's time for a class of 300 on this machine: the kit grades one solution
 alone (the command's start, the fork server's imports and one submission), and each further
-submission costs what the N took beyond that one, divided by N - 1.
+submission costs what the N took beyond that one, divided by N - 1. Beside it, the floor that the
+notebook's own computation sets on this machine as it runs now (its cells, timed in a grading of
+the solution alone, times 300, over the cores): what no grader can go below.
 With --kit-only, only the kit's times and the projection (to compare settings of the kit quickly).
 Usage: .venv/bin/python benchmarks/batch_throughput.py [N] [--workers W] [--rounds R] [--kit-only]
 """
 
 import argparse
+import os
 import shutil
 import subprocess
 import sys
@@ -22,7 +25,9 @@ import time
 from pathlib import Path
 
 import pandas as pd
+from grading_profile import notebook_seconds, profile
 
+from exercise_kit.grading.watch import Limits
 from exercise_kit.paths import AUTOGRADER_ZIP, NOTEBOOK_NAME, SOLUTION_DIR
 from exercise_kit.reporting.report import load_records
 
@@ -97,6 +102,10 @@ def main():
         print(f"sandbox's cost:    {kit_seconds / unsandboxed_seconds - 1:7.1%}  of the unsandboxed time (goal: at most 10%)")
     print(f"a class of {CLASS_SIZE}:   {class_seconds / 60:7.1f} min  (projected: one solution alone {one_seconds:.1f} s, "
           f"each further one {each_further:.2f} s; goal: at most 6 min)")
+    cells = notebook_seconds(profile(3, Limits())[0])
+    cores = os.cpu_count() or 1
+    print(f"the notebook's floor: {CLASS_SIZE * cells / cores / 60:5.1f} min  (its own cells take {cells:.2f} s a solution "
+          f"graded alone; {CLASS_SIZE} of them on {cores} cores)")
     print(f"peak memory per submission (grader + kernel): max {max(peaks):.0f} MB, "
           f"median {sorted(peaks)[len(peaks) // 2]:.0f} MB (Gradescope default {GRADESCOPE_MEMORY_MB} MB)")
 

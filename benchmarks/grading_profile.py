@@ -46,6 +46,12 @@ def profile(rounds: int, limits: Limits) -> tuple[dict[str, list[float]], Record
     return stages, record
 
 
+def notebook_seconds(stages: dict[str, list[float]]) -> float:
+    """The median seconds of the notebook's own cells (the student's computation) in a grading."""
+    rounds = len(stages["whole submission"])
+    return statistics.median(sum(stages[name][i] for name in stages if name.startswith("cell ")) for i in range(rounds))
+
+
 def report_seconds(record: Record) -> float:
     """Seconds to write one submission's files and the summary, in a class of ``CLASS_SIZE``."""
     records = [replace(record, file=f"student{i:03d}.ipynb") for i in range(CLASS_SIZE)]
@@ -75,6 +81,8 @@ def main():
     for name, seconds in stages.items():
         print(f"  {name:<{width}}  {statistics.median(seconds):6.3f}")
     per_submission = report_seconds(record)
+    own_cells = "the notebook's own cells, together"
+    print(f"  {own_cells:<{width}}  {notebook_seconds(stages):6.3f}")
     print(f"  {'report, after each submission (class of ' + str(CLASS_SIZE) + ')':<{width}}  {per_submission:6.3f}")
 
 
