@@ -135,7 +135,7 @@ class _OnceForkServer(multiprocessing.forkserver.ForkServer):
             elif self._forkserver_pid is None or os.waitpid(self._forkserver_pid, os.WNOHANG)[0]:
                 self._forkserver_pid = None  # reaped: not to be waited for again
                 raise ForkServerStopped(
-                    "The batch's fork server has stopped, so this submission could not be graded; "
+                    "The batch's fork server has stopped, so this submission could not be graded: "
                     "grade it again in a new run."
                 )
 

@@ -187,5 +187,5 @@ def test_after_the_fork_server_stops_the_rest_of_the_batch_says_so(tmp_path):
     subprocess.run([sys.executable, "-c", STOP_THE_FORK_SERVER_AFTER_THE_FIRST, submissions, out], cwd=tmp_path, check=True, capture_output=True)
     assert list(read_grades(out)["grading_status"]) == [
         "Completed",
-        "Grader error: ForkServerStopped: The batch's fork server has stopped, so this submission could not be graded; grade it again in a new run.",
+        "Grader error: ForkServerStopped: The batch's fork server has stopped, so this submission could not be graded: grade it again in a new run.",
     ]

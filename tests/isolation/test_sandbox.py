@@ -310,7 +310,7 @@ def test_a_stopped_fork_server_is_not_started_again(tmp_path):
     """Not with the grader's whole environment, as multiprocessing would: the batch's rest fails, and says why."""
     environment = {**os.environ, "EXERCISE_KIT_CANARY_SECRET": "the-instructors-token"}
     run = subprocess.run([sys.executable, "-c", FORK_SERVER_STOPPED], cwd=tmp_path, env=environment, capture_output=True, text=True, timeout=120)
-    assert run.stdout.splitlines()[-2:] == ["The batch's fork server has stopped, so this submission could not be graded; grade it again in a new run.", "short"], run.stderr[-2000:]
+    assert run.stdout.splitlines()[-2:] == ["The batch's fork server has stopped, so this submission could not be graded: grade it again in a new run.", "short"], run.stderr[-2000:]
 
 
 SCRIPT_THAT_GRADES = """\
