@@ -229,7 +229,8 @@ def random_probe(rng):
     other than the exercise's (X is Q1's answer, so the grader never sends it). ``train_*`` are the
     start and the data of the training probe: 0/1 sequences and targets drawn here, so that its
     reference never depends on what the kernel holds; drawn again until RMSprop's reference curve
-    moves, so that a curve that does not move cannot pass for it.
+    moves, so that a curve that does not move cannot pass for it, and until float32 arithmetic
+    follows it, with either readout a student's forward may have (``READOUTS``).
     """
     probe = {
         "kernel": rng.normal(0, 1, (1, 4)),
@@ -249,6 +250,10 @@ def random_probe(rng):
             for name, weights in INITIAL_WEIGHTS.items()
         },
     }
+    # q2's forward probe tells a forward that reads the cell state from the right one by far more
+    # than the tolerance: the later questions judge the student's model with the readout it shows.
+    while not _readouts_differ(probe):
+        probe.update({name: rng.normal(0, 1, np.shape(probe[name])) for name in WEIGHT_NAMES})
     # q5's own cell and inputs, drawn like forward's: q2's request must not carry them
     probe.update(gates_x=rng.uniform(-1, 1, (3, STEPS, 1)), **{f"gates_{name}": rng.normal(0, 1, np.shape(probe[name])) for name in CELL_INPUTS})
     while not _gates_discriminate({name: probe[f"gates_{name}"] for name in CELL_INPUTS}, probe["gates_x"]):
@@ -258,9 +263,7 @@ def random_probe(rng):
     while True:
         probe["train_x"] = rng.integers(0, 2, (SEQUENCES, STEPS, 1)).astype(float)
         probe["train_y"] = rng.integers(0, 2, (SEQUENCES, 1)).astype(float)
-        reference = training_reference(probe)
-        in_float32 = rmsprop_losses(training_start(probe), probe["train_x"], probe["train_y"], TRAINING_EPOCHS + 1, np.float32)
-        if _discriminates(reference) and _close(in_float32, reference, 0.0, TRAINING_STABILITY_RTOL):
+        if all(_trains_stably(probe, readout) for readout in READOUTS):
             return probe
 
 
@@ -273,6 +276,24 @@ def training_reference(probe, loss=MSE, readout="hidden"):
     """RMSprop's losses for the training probe, one epoch more than it runs (a loss recorded after
     the update is accepted too), from the probe's own start and data."""
     return rmsprop_losses(training_start(probe), probe["train_x"], probe["train_y"], TRAINING_EPOCHS + 1, loss=loss, readout=readout)
+
+
+READOUTS = ("hidden", "cell")  # what a student's forward may feed to the output layer (student_readout)
+
+
+def _trains_stably(probe, readout):
+    """Whether the training probe's reference with this readout moves, and stays within
+    TRAINING_STABILITY_RTOL of itself computed in float32 (a student's model is float32)."""
+    reference = training_reference(probe, readout=readout)
+    in_float32 = rmsprop_losses(training_start(probe), probe["train_x"], probe["train_y"], TRAINING_EPOCHS + 1, np.float32, readout=readout)
+    return _discriminates(reference) and _close(in_float32, reference, 0.0, TRAINING_STABILITY_RTOL)
+
+
+def _readouts_differ(probe):
+    """Whether the forward probe's outputs with the hidden state and with the cell state differ by
+    far more than the check's tolerance (a dense weight near 0 makes them equal)."""
+    hidden, cell = (predict(probe, probe["x"], readout) for readout in READOUTS)
+    return bool(np.max(np.abs(hidden - cell)) > GATE_PROBE_MARGIN)
 
 
 def _discriminates(reference):
