@@ -69,7 +69,7 @@ def main():
     args = parser.parse_args()
     stages, record = profile(args.rounds, Limits(sandbox=not args.no_sandbox))
     names = list(stages)
-    timed = [name for name in names[names.index(CHILD) + 1 : names.index(CHILD_TOTAL)]]
+    timed = names[names.index(CHILD) + 1 : names.index(CHILD_TOTAL)]
     stages["the child, untimed in it"] = [
         total - sum(stages[name][i] for name in timed) for i, total in enumerate(stages[CHILD_TOTAL])
     ]
